@@ -1,0 +1,275 @@
+// Internal: one HTTP connection, as a coroutine templated on the stream type
+// (beast::basic_stream over a unix socket now; ssl_stream<basic_stream<tcp>>
+// later). Includes Beast: only server.cpp includes this file.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "lxm/api/executors.hpp"
+#include "lxm/api/router.hpp"
+#include "lxm/api/server.hpp"
+#include "lxm/api/websocket_impl.hpp"
+#include "lxm/base/log.hpp"
+
+namespace lxm::api::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+
+// Shared by all sessions of one Server.
+struct SessionHub {
+    Executors& ex;
+    const Router& router;
+    ServerOptions opts;
+
+    struct Entry {
+        std::function<void()> close;  // posts a close to the session's strand
+        bool idle = true;
+    };
+    mutable std::mutex mu;
+    std::map<uint64_t, Entry> sessions;
+    uint64_t next_id = 1;
+    bool stopping = false;
+
+    SessionHub(Executors& e, const Router& r, ServerOptions o) : ex(e), router(r), opts(std::move(o)) {}
+
+    uint64_t add(std::function<void()> close) {
+        std::lock_guard lk(mu);
+        auto id = next_id++;
+        sessions[id] = Entry{std::move(close), true};
+        return id;
+    }
+    void remove(uint64_t id) {
+        std::lock_guard lk(mu);
+        sessions.erase(id);
+    }
+    // Returns false when the server is stopping (the session should close).
+    bool set_idle(uint64_t id, bool idle) {
+        std::lock_guard lk(mu);
+        if (auto it = sessions.find(id); it != sessions.end()) it->second.idle = idle;
+        return !stopping;
+    }
+};
+
+// Await a Deferred: the completion may come from any thread; the coroutine resumes on its executor.
+template <typename Token>
+auto async_deferred(Deferred d, Token&& token) {
+    return asio::async_initiate<Token, void(Response)>(
+        [d = std::move(d)](auto handler) mutable {
+            using H = decltype(handler);
+            struct Shared {
+                H handler;
+                asio::executor_work_guard<asio::associated_executor_t<H>> work;
+                std::atomic<bool> done{false};
+                explicit Shared(H&& h)
+                    : handler(std::move(h)), work(asio::make_work_guard(asio::get_associated_executor(handler))) {}
+            };
+            auto sh = std::make_shared<Shared>(std::move(handler));
+            d([sh](base::Result<Response> r) {
+                if (sh->done.exchange(true)) return;  // completion called twice: ignore
+                Response resp = r ? std::move(*r) : Response::from_error(r.error());
+                auto ex = sh->work.get_executor();
+                asio::post(ex, [sh, resp = std::move(resp)]() mutable {
+                    std::move(sh->handler)(std::move(resp));
+                    sh->work.reset();
+                });
+            });
+        },
+        token);
+}
+
+inline std::string lower(std::string_view s) {
+    std::string o(s);
+    for (auto& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return o;
+}
+
+template <class Stream>
+asio::awaitable<void> write_response(Stream& stream, SessionHub& hub, const Response& resp, unsigned version,
+                                     bool keep_alive, boost::system::error_code& ec) {
+    http::response<http::string_body> res{static_cast<http::status>(resp.status), version};
+    res.set(http::field::server, "lxm");
+    res.set(http::field::content_type, resp.content_type);
+    for (auto& [k, v] : resp.headers) res.set(k, v);
+    res.body() = resp.body;
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    beast::get_lowest_layer(stream).expires_after(hub.opts.write_timeout);
+    std::tie(ec, std::ignore) = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+}
+
+// Runs the handler chain for one request: blocking routes hop to the blocking
+// executor; deferred responses are awaited.
+inline asio::awaitable<Response> dispatch(SessionHub& hub, const Route& route, const Request& req) {
+    Response resp;
+    if (route.blocking) {
+        auto& ex = hub.ex;
+        resp = co_await async_deferred(
+            [&ex, &route, &req](Completion done) {
+                ex.post_blocking([&route, &req, done] { done(invoke(route, req)); });
+            },
+            asio::use_awaitable);
+    } else {
+        resp = invoke(route, req);
+    }
+    while (resp.deferred) {
+        Deferred d = std::move(resp.deferred);
+        resp.deferred = nullptr;
+        resp = co_await async_deferred(std::move(d), asio::use_awaitable);
+    }
+    co_return resp;
+}
+
+template <class Stream>
+asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream, Peer peer) {
+    // The shutdown closer reaches the stream through this pointer; it runs on the
+    // session's strand, like this coroutine, which clears the pointer before the stream goes away.
+    auto stream_ref = std::make_shared<Stream*>(&stream);
+    auto ex = stream.get_executor();
+    uint64_t id = hub->add([ex, stream_ref] {
+        asio::post(ex, [stream_ref] {
+            if (Stream* s = *stream_ref) {
+                boost::system::error_code ec;
+                beast::get_lowest_layer(*s).socket().shutdown(asio::socket_base::shutdown_both, ec);
+                beast::get_lowest_layer(*s).cancel();
+            }
+        });
+    });
+    struct Exit {
+        SessionHub& hub;
+        uint64_t id;
+        std::shared_ptr<Stream*> ref;
+        ~Exit() {
+            *ref = nullptr;
+            hub.remove(id);
+        }
+    } exit_guard{*hub, id, stream_ref};
+
+    const bool trusted = hub->opts.trust ? hub->opts.trust(peer) : peer.kind == Peer::Kind::unix_socket;
+    beast::flat_buffer buffer;
+    for (;;) {
+        if (!hub->set_idle(id, true)) break;
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(hub->opts.header_limit));
+        parser.body_limit(boost::none);  // checked per route once the header is known
+        beast::get_lowest_layer(stream).expires_after(hub->opts.header_timeout);
+        auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        (void)n;
+        hub->set_idle(id, false);
+        boost::system::error_code wec;
+        if (ec == http::error::header_limit) {
+            co_await write_response(stream, *hub, Response::error(431, "request headers too large"), 11, false, wec);
+            break;
+        }
+        if (ec) {
+            if (ec != http::error::end_of_stream && ec != asio::error::operation_aborted && ec != beast::error::timeout &&
+                ec != asio::error::eof && ec != asio::error::connection_reset)
+                LXM_DEBUG("api: read header: {}", ec.message());
+            break;
+        }
+
+        auto& hreq = parser.get();
+        const unsigned version = hreq.version();
+        bool keep_alive = hreq.keep_alive();
+        Request req;
+        req.method = std::string(hreq.method_string());
+        req.target = std::string(hreq.target());
+        req.peer = peer;
+        req.trusted = trusted;
+        for (auto& f : hreq) req.headers[lower(f.name_string())] = std::string(f.value());
+        std::string_view target = req.target;
+        auto qpos = target.find('?');
+        std::string_view raw_path = target.substr(0, qpos);
+        if (qpos != std::string_view::npos) req.query = parse_query(target.substr(qpos + 1));
+
+        Response resp;
+        const Route* route = nullptr;
+        auto m = hub->router.match(req.method, raw_path);
+        if (!m) {
+            resp = Response::from_error(m.error());
+        } else if (!trusted && !m->route->allow_untrusted) {
+            resp = Response::error(403, "not authorized");
+        } else {
+            route = m->route;
+            req.path = std::move(m->canonical_path);
+            req.params = std::move(m->params);
+            req.alias_prefix = std::move(m->alias_prefix);
+            parser.body_limit(route->body_limit);
+            // Beast checks Content-Length against the limit while parsing the header, which
+            // was read under the default limit; check the declared length here.
+            if (parser.content_length() && *parser.content_length() > route->body_limit) {
+                resp = Response::error(413, "request body too large (limit " + std::to_string(route->body_limit) +
+                                                " bytes)");
+                route = nullptr;
+            } else if (!parser.is_done()) {
+                beast::get_lowest_layer(stream).expires_after(hub->opts.body_timeout);
+                auto [bec, bn] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+                (void)bn;
+                if (bec == http::error::body_limit) {
+                    resp = Response::error(413, "request body too large (limit " + std::to_string(route->body_limit) +
+                                                    " bytes)");
+                    route = nullptr;
+                } else if (bec) {
+                    break;
+                }
+            }
+            if (route) {
+                req.body = std::move(parser.get().body());
+                if (auto f = req.query.find("filter"); f != req.query.end() && !f->second.empty()) {
+                    auto pf = parse_filter(f->second);
+                    if (!pf) {
+                        resp = Response::from_error(pf.error());
+                        route = nullptr;
+                    } else {
+                        req.filter = std::move(*pf);
+                    }
+                }
+            }
+            if (route) resp = co_await dispatch(*hub, *route, req);
+        }
+        if (!parser.is_done()) keep_alive = false;  // unread body: cannot reuse the connection
+
+        if (resp.upgrade) {
+            if (!beast::websocket::is_upgrade(hreq)) {
+                resp = Response::error(400, "websocket upgrade required");
+            } else {
+                beast::get_lowest_layer(stream).expires_never();
+                *stream_ref = nullptr;
+                auto ws = std::make_shared<WsImpl<Stream>>(std::move(stream));
+                auto [aec] = co_await ws->stream().async_accept(hreq, asio::as_tuple(asio::use_awaitable));
+                if (aec) {
+                    LXM_DEBUG("api: websocket accept: {}", aec.message());
+                    co_return;
+                }
+                try {
+                    resp.upgrade(WebSocket(ws));
+                } catch (const std::exception& e) {
+                    LXM_ERROR("websocket handler for {} threw: {}", req.path, e.what());
+                }
+                co_return;  // the stream now belongs to the websocket
+            }
+        }
+        if (!hub->set_idle(id, false)) keep_alive = false;
+        co_await write_response(stream, *hub, resp, version, keep_alive, wec);
+        if (wec || !keep_alive) break;
+    }
+    boost::system::error_code ec;
+    beast::get_lowest_layer(stream).socket().shutdown(asio::socket_base::shutdown_send, ec);
+    beast::get_lowest_layer(stream).close();
+}
+
+}  // namespace lxm::api::detail

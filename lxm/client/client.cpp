@@ -1,0 +1,222 @@
+#include "lxm/client/client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "lxm/apitypes/envelope.hpp"
+#include "lxm/apitypes/http_error.hpp"
+
+namespace lxm::client {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using local = asio::local::stream_protocol;
+
+namespace {
+base::Error sys_error(const boost::system::error_code& ec, std::string ctx) {
+    return base::Error{std::error_code(ec), std::move(ctx)};
+}
+}  // namespace
+
+// ---- WebSocketConn ----
+
+struct WebSocketConn::Impl {
+    asio::io_context io;
+    beast::websocket::stream<local::socket> ws{io};
+    beast::flat_buffer buf;
+    bool closed = false;
+};
+
+WebSocketConn::WebSocketConn(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+WebSocketConn::WebSocketConn(WebSocketConn&&) noexcept = default;
+WebSocketConn& WebSocketConn::operator=(WebSocketConn&&) noexcept = default;
+WebSocketConn::~WebSocketConn() { close(); }
+
+base::Result<WsFrame> WebSocketConn::read() {
+    boost::system::error_code ec;
+    impl_->buf.clear();
+    impl_->ws.read(impl_->buf, ec);
+    if (ec == beast::websocket::error::closed) {
+        impl_->closed = true;
+        return base::make_error(std::errc::not_connected, "websocket closed");
+    }
+    if (ec) return std::unexpected(sys_error(ec, "websocket read"));
+    return WsFrame{impl_->ws.got_binary(), beast::buffers_to_string(impl_->buf.data())};
+}
+
+base::Result<void> WebSocketConn::write(const WsFrame& f) {
+    boost::system::error_code ec;
+    impl_->ws.binary(f.binary);
+    impl_->ws.write(asio::buffer(f.data), ec);
+    if (ec) return std::unexpected(sys_error(ec, "websocket write"));
+    return {};
+}
+
+void WebSocketConn::close() {
+    if (!impl_ || impl_->closed) return;
+    impl_->closed = true;
+    boost::system::error_code ec;
+    if (impl_->ws.is_open()) impl_->ws.close(beast::websocket::close_code::normal, ec);
+    impl_->ws.next_layer().close(ec);
+}
+
+// ---- Client ----
+
+struct Client::Impl {
+    std::string path;
+    asio::io_context io;
+    std::optional<local::socket> sock;
+    beast::flat_buffer buf;
+
+    base::Result<void> connect(local::socket& s) {
+        boost::system::error_code ec;
+        s.connect(local::endpoint(path), ec);
+        if (ec) return std::unexpected(sys_error(ec, "connect to " + path));
+        return {};
+    }
+
+    base::Result<http::response<http::string_body>> roundtrip(http::request<http::string_body>& req) {
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            bool reused = sock.has_value();
+            if (!sock) {
+                sock.emplace(io);
+                buf.clear();
+                if (auto r = connect(*sock); !r) {
+                    sock.reset();
+                    return std::unexpected(r.error());
+                }
+            }
+            boost::system::error_code ec;
+            http::write(*sock, req, ec);
+            http::response_parser<http::string_body> parser;
+            parser.body_limit(256 * 1024 * 1024);
+            if (!ec) http::read(*sock, buf, parser, ec);
+            if (ec) {
+                sock.reset();
+                // A kept-alive connection the server closed meanwhile: retry once on a fresh one.
+                if (reused && (ec == http::error::end_of_stream || ec == asio::error::broken_pipe ||
+                               ec == asio::error::connection_reset || ec == asio::error::eof))
+                    continue;
+                return std::unexpected(sys_error(ec, std::string(req.method_string()) + " " + std::string(req.target())));
+            }
+            auto res = parser.release();
+            if (!res.keep_alive()) sock.reset();
+            return res;
+        }
+        return base::make_error(std::errc::connection_reset, "connection lost");
+    }
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
+Client::~Client() = default;
+
+base::Result<Client> Client::connect_unix(std::string path) {
+    auto impl = std::make_unique<Impl>();
+    impl->path = std::move(path);
+    impl->sock.emplace(impl->io);
+    if (auto r = impl->connect(*impl->sock); !r) return std::unexpected(r.error());
+    return Client(std::move(impl));
+}
+
+base::Result<Response> Client::query(std::string_view method, std::string_view path, const json& body,
+                                     const std::map<std::string, std::string>& headers) {
+    http::request<http::string_body> req{http::string_to_verb(method), std::string(path), 11};
+    req.set(http::field::host, "lxd");
+    req.set(http::field::user_agent, "lxm");
+    for (auto& [k, v] : headers) req.set(k, v);
+    if (!body.is_null()) {
+        req.set(http::field::content_type, "application/json");
+        req.body() = body.dump();
+    }
+    req.keep_alive(true);
+    req.prepare_payload();
+    LXM_TRY(auto res, impl_->roundtrip(req));
+
+    std::string ctx = std::string(method) + " " + std::string(path);
+    json j = json::parse(res.body(), nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        return apitypes::http_error(static_cast<int>(res.result_int()),
+                                    ctx + ": unexpected response (HTTP " + std::to_string(res.result_int()) + ")");
+    auto env = apitypes::parse_as<apitypes::Envelope>(j);
+    if (!env) return std::unexpected(base::wrap(env.error(), ctx));
+    if (env->type == "error") {
+        int status = env->error_code ? env->error_code : static_cast<int>(res.result_int());
+        return apitypes::http_error(status, env->error);
+    }
+    Response out;
+    out.http_status = static_cast<int>(res.result_int());
+    out.type = env->type;
+    out.status_code = env->status_code;
+    out.operation = env->operation;
+    out.metadata = std::move(env->metadata);
+    if (auto it = res.find(http::field::etag); it != res.end()) {
+        std::string e(it->value());
+        if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
+        out.etag = e;
+    }
+    if (auto it = res.find(http::field::location); it != res.end()) out.location = std::string(it->value());
+    return out;
+}
+
+base::Result<json> Client::get(std::string_view path) {
+    LXM_TRY(auto r, query("GET", path));
+    return std::move(r.metadata);
+}
+
+base::Result<Response> Client::post(std::string_view path, const json& body) { return query("POST", path, body); }
+base::Result<Response> Client::put(std::string_view path, const json& body) { return query("PUT", path, body); }
+base::Result<Response> Client::patch(std::string_view path, const json& body) { return query("PATCH", path, body); }
+base::Result<Response> Client::del(std::string_view path) { return query("DELETE", path); }
+
+base::Result<apitypes::ServerInfo> Client::server_info() {
+    LXM_TRY(auto md, get("/1.0"));
+    return apitypes::parse_as<apitypes::ServerInfo>(md);
+}
+
+base::Result<apitypes::Operation> Client::wait_operation(std::string_view op, int timeout_s) {
+    std::string url(op);
+    if (!url.starts_with("/")) url = "/1.0/operations/" + url;
+    url += "/wait?timeout=" + std::to_string(timeout_s);
+    LXM_TRY(auto md, get(url));
+    return apitypes::parse_as<apitypes::Operation>(md);
+}
+
+base::Result<apitypes::Operation> Client::wait_success(std::string_view op) {
+    LXM_TRY(auto o, wait_operation(op, -1));
+    if (o.status_code == apitypes::StatusCode::failure || o.status_code == apitypes::StatusCode::cancelled)
+        return base::make_error(o.status_code == apitypes::StatusCode::cancelled ? std::errc::operation_canceled
+                                                                                 : std::errc::io_error,
+                                o.err.empty() ? o.status : o.err);
+    return o;
+}
+
+base::Result<WebSocketConn> Client::websocket(std::string_view path) {
+    auto impl = std::make_unique<WebSocketConn::Impl>();
+    boost::system::error_code ec;
+    impl->ws.next_layer().connect(local::endpoint(impl_->path), ec);
+    if (ec) return std::unexpected(sys_error(ec, "connect to " + impl_->path));
+    impl->ws.set_option(beast::websocket::stream_base::decorator(
+        [](beast::websocket::request_type& req) { req.set(http::field::user_agent, "lxm"); }));
+    beast::websocket::response_type res;
+    impl->ws.handshake(res, "lxd", std::string(path), ec);
+    if (ec) {
+        int status = static_cast<int>(res.result_int());
+        if (status >= 400) {
+            json j = json::parse(res.body(), nullptr, false);
+            std::string msg = j.is_object() && j.contains("error") && j["error"].is_string()
+                                  ? j["error"].get<std::string>()
+                                  : "websocket " + std::string(path) + ": HTTP " + std::to_string(status);
+            return apitypes::http_error(status, msg);
+        }
+        return std::unexpected(sys_error(ec, "websocket " + std::string(path)));
+    }
+    return WebSocketConn(std::move(impl));
+}
+
+}  // namespace lxm::client
