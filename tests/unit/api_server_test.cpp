@@ -526,8 +526,25 @@ TEST_F(ApiServer, RealLxcClient) {
         EXPECT_EQ(req.recursion(), 2);
         return Response::sync(json::array());
     });
+    auto& ops = api_->operations();
+    api_->router().post("/1.0/test/ops", [&ops](const Request&) -> base::Result<Response> {
+        LXM_TRY(auto op, ops.create({.description = "Testing",
+                                     .run = [](OperationContext& ctx) -> base::Result<void> {
+                                         std::this_thread::sleep_for(300ms);
+                                         ctx.update_metadata({{"answer", 42}});
+                                         return {};
+                                     }}));
+        return Response::async(op->snapshot());
+    });
     ASSERT_TRUE(api_->listen_unix(sock_));
     api_->start();
+    // --wait makes lxc subscribe to /1.0/events and wait for the final operation event.
+    out = run_cmd(env + "timeout 20 lxc query --wait -X POST -d '{}' /1.0/test/ops 2>&1", &st);
+    ASSERT_EQ(st, 0) << out;
+    j = json::parse(out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << out;
+    EXPECT_EQ(j["status"], "Success") << out;
+    EXPECT_EQ(j["metadata"]["answer"], 42) << out;
     out = run_cmd(env + "timeout 20 lxc list --format csv 2>&1", &st);
     EXPECT_EQ(st, 0) << out;
     EXPECT_EQ(out, "");
