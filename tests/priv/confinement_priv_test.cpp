@@ -17,7 +17,9 @@
 #include <functional>
 #include <sstream>
 
+#include "lxm/base/defer.hpp"
 #include "lxm/base/file.hpp"
+#include "lxm/runtime/apparmor.hpp"
 #include "lxm/runtime/caps.hpp"
 #include "lxm/runtime/seccomp.hpp"
 #include "tests/support/test_env.hpp"
@@ -296,4 +298,32 @@ TEST(CapsPriv, DropNeedsSetpcap) {
         return std::string();
     });
     EXPECT_EQ(res.report, "");
+}
+
+TEST(ApparmorPriv, LoadAndUnloadAProfile) {
+    LXM_REQUIRE_ROOT();
+    if (std::string why = apparmor_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
+    auto tmpl = lxm::base::read_file(default_apparmor_template_path());
+    ASSERT_TRUE(tmpl) << tmpl.error().message();
+    ApparmorParams p;
+    p.container_name = "lxmt-aa-load";
+    auto text = render_apparmor_profile(*tmpl, p);
+    ASSERT_TRUE(text) << text.error().message();
+    const std::string name = apparmor_profile_name(p.container_name);
+    auto loaded_names = [] {
+        auto s = lxm::base::read_file("/sys/kernel/security/apparmor/profiles");
+        return s ? *s : std::string();
+    };
+    // Unload even when an assertion below fails.
+    lxm::base::Defer cleanup([&] { (void)unload_apparmor_profile(name); });
+    auto loaded = load_apparmor_profile(*text);
+    ASSERT_TRUE(loaded) << loaded.error().message();
+    EXPECT_NE(loaded_names().find(name + " ("), std::string::npos);
+    // Loading again replaces it.
+    EXPECT_TRUE(load_apparmor_profile(*text));
+    auto unloaded = unload_apparmor_profile(name);
+    EXPECT_TRUE(unloaded) << unloaded.error().message();
+    EXPECT_EQ(loaded_names().find(name + " ("), std::string::npos);
+    // Unloading what is not loaded is fine.
+    EXPECT_TRUE(unload_apparmor_profile(name));
 }
