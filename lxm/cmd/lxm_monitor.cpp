@@ -1,5 +1,29 @@
+// lxm-monitor: one per running container (see lxm/runtime/monitor.hpp).
+//   lxm-monitor --spec FILE [--ready-fd N] [--foreground]
 #include <cstdio>
-int main() {
-    std::fprintf(stderr, "lxm-monitor: not implemented yet\n");
-    return 1;
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "lxm/runtime/monitor.hpp"
+
+int main(int argc, char** argv) {
+    std::string spec;
+    int ready_fd = -1;
+    bool foreground = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--spec" && i + 1 < argc) spec = argv[++i];
+        else if (a == "--ready-fd" && i + 1 < argc) ready_fd = std::atoi(argv[++i]);
+        else if (a == "--foreground") foreground = true;
+        else {
+            std::fprintf(stderr, "usage: lxm-monitor --spec FILE [--ready-fd N] [--foreground]\n");
+            return 2;
+        }
+    }
+    if (spec.empty()) {
+        std::fprintf(stderr, "lxm-monitor: --spec is required\n");
+        return 2;
+    }
+    return lxm::runtime::monitor_main(spec, ready_fd, foreground);
 }

@@ -1,5 +1,7 @@
 #include "tests/support/test_env.hpp"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <stdexcept>
 
@@ -20,6 +22,8 @@ TempDir::TempDir(const std::string& tag) {
     std::string tmpl = "/tmp/lxmt-" + tag + "-XXXXXX";
     if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
+    // Searchable, not listable: containers started below it must reach their root.
+    ::chmod(path_.c_str(), 0711);
 }
 
 TempDir::~TempDir() { (void)base::remove_tree(path_); }
