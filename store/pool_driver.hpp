@@ -1,0 +1,87 @@
+// Storage pool drivers: where images are unpacked and where each instance's
+// root filesystem, snapshots and copies live. A small strategy interface with
+// one implementation per backend:
+//
+//   overlay (default): each image unpacked once (unshifted, owned by 0), each
+//            instance an overlay upper/work pair over it; the runtime idmaps the
+//            image as the lower layer. Create/delete O(1) in rootfs size.
+//   btrfs:   image = subvolume, instance = writable snapshot of it, snapshots
+//            are btrfs snapshots. The runtime idmaps the subvolume directly.
+//   dir:     full copies (reflink where the filesystem offers it).
+//
+// Layout under the pool path: images/<fingerprint>/rootfs,
+// containers/<name>/..., containers-snapshots/<name>/<snap>/...
+// Every multi-step operation is all-or-nothing: a failure (or a kill) leaves the
+// source untouched and no half-made target (build under a temp name, rename last).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lxm/base/error.hpp"
+
+namespace lxm::store {
+
+// What the runtime Spec needs to mount an instance's root.
+struct InstanceRootfs {
+    std::string rootfs;     // lower (overlay) or the whole tree (btrfs, dir); unshifted
+    std::string upper_dir;  // overlay only: the instance's own changes, owned by its host ids
+    std::string work_dir;   // overlay only
+};
+
+struct PoolUsage {
+    uint64_t used_bytes = 0;
+    std::optional<uint64_t> total_bytes;
+};
+
+class PoolDriver {
+public:
+    virtual ~PoolDriver() = default;
+    virtual std::string driver_name() const = 0;  // "overlay", "btrfs", "dir"
+    virtual const std::string& path() const = 0;
+
+    // Images. unpack fills the given empty directory with the image's rootfs.
+    virtual bool has_image(const std::string& fingerprint) const = 0;
+    virtual base::Result<void> ensure_image(const std::string& fingerprint,
+                                            const std::function<base::Result<void>(const std::string& dir)>& unpack) = 0;
+    virtual base::Result<void> delete_image(const std::string& fingerprint) = 0;
+    virtual base::Result<std::string> image_rootfs(const std::string& fingerprint) const = 0;
+
+    // Instances. uid/gid: the instance's host root ids (owner of its own layer).
+    virtual base::Result<InstanceRootfs> create_instance(const std::string& name, const std::string& image_fp,
+                                                         uid_t uid, gid_t gid) = 0;
+    // An instance with an empty root (source type "none").
+    virtual base::Result<InstanceRootfs> create_empty_instance(const std::string& name, uid_t uid, gid_t gid) = 0;
+    virtual base::Result<InstanceRootfs> instance_rootfs(const std::string& name) const = 0;
+    virtual bool has_instance(const std::string& name) const = 0;
+    virtual base::Result<void> delete_instance(const std::string& name) = 0;
+    virtual base::Result<void> rename_instance(const std::string& from, const std::string& to) = 0;
+    // Copy an instance (or one of its snapshots) into a new instance; the copy is owned by (uid, gid).
+    virtual base::Result<InstanceRootfs> copy_instance(const std::string& from, const std::optional<std::string>& snapshot,
+                                                       const std::string& to, uid_t uid, gid_t gid) = 0;
+
+    // Snapshots (the caller freezes a running instance around create_snapshot).
+    virtual base::Result<void> create_snapshot(const std::string& name, const std::string& snapshot) = 0;
+    virtual base::Result<void> restore_snapshot(const std::string& name, const std::string& snapshot) = 0;
+    virtual base::Result<void> delete_snapshot(const std::string& name, const std::string& snapshot) = 0;
+    virtual base::Result<void> rename_snapshot(const std::string& name, const std::string& from, const std::string& to) = 0;
+    virtual std::vector<std::string> list_snapshots(const std::string& name) const = 0;
+
+    // A directory beside the instance's root for small files of its own (backup.yaml, templates state).
+    virtual std::string instance_dir(const std::string& name) const = 0;
+    virtual base::Result<PoolUsage> usage() const = 0;
+    virtual base::Result<uint64_t> instance_usage(const std::string& name) const = 0;
+};
+
+// Open (creating the layout if needed) a pool of the given driver at path.
+base::Result<std::unique_ptr<PoolDriver>> open_pool(const std::string& driver, const std::string& path,
+                                                    const std::map<std::string, std::string>& config = {});
+
+}  // namespace lxm::store
