@@ -28,7 +28,12 @@ flock 9
 if [ -f "$dest/.complete" ]; then echo "$dest/rootfs"; exit 0; fi
 
 tmp=$(mktemp -d "$cache/.build-$name-XXXXXX")
-trap 'rm -rf --one-file-system "$tmp"' EXIT
+cleanup() {
+  # debootstrap mounts proc/sys inside the target; a failed run can leave them.
+  grep -F " $tmp/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do umount -l "$m" || true; done
+  rm -rf --one-file-system "$tmp"
+}
+trap cleanup EXIT
 root="$tmp/rootfs"
 mkdir -p "$root"
 
@@ -42,9 +47,16 @@ debian)
   : > "$root/etc/machine-id"
   rm -f "$root/var/lib/dbus/machine-id"
   echo "$name" > "$root/etc/hostname"
-  # eth0 by DHCP through the distro's own stack (ifupdown here).
-  mkdir -p "$root/etc/network/interfaces.d"
-  printf 'auto eth0\niface eth0 inet dhcp\n' > "$root/etc/network/interfaces.d/eth0"
+  # eth0 by DHCP through the distro's own stack: systemd-networkd, names through systemd-resolved.
+  # (networkd waits for eth0 without failing when a container has no NIC.)
+  mkdir -p "$root/etc/systemd/network" "$root/etc/systemd/system/multi-user.target.wants" \
+           "$root/etc/systemd/system/sockets.target.wants" "$root/etc/systemd/system/network-online.target.wants"
+  printf '[Match]\nName=eth0\n\n[Network]\nDHCP=yes\n\n[DHCPv4]\nUseDomains=true\n' \
+    > "$root/etc/systemd/network/eth0.network"
+  ln -sf /lib/systemd/system/systemd-networkd.service "$root/etc/systemd/system/multi-user.target.wants/"
+  ln -sf /lib/systemd/system/systemd-networkd.socket "$root/etc/systemd/system/sockets.target.wants/"
+  ln -sf /lib/systemd/system/systemd-resolved.service "$root/etc/systemd/system/multi-user.target.wants/"
+  ln -sf /run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
   # Units that make no sense in a container.
   for u in systemd-udevd.service systemd-udevd-control.socket systemd-udevd-kernel.socket \
            systemd-udev-trigger.service systemd-modules-load.service sys-kernel-config.mount \
