@@ -1,6 +1,17 @@
 #include "lxm/client/client.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <deque>
+#include <thread>
+
 #include <boost/asio/connect.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
@@ -9,6 +20,7 @@
 
 #include "lxm/apitypes/envelope.hpp"
 #include "lxm/apitypes/http_error.hpp"
+#include "lxm/base/unique_fd.hpp"
 
 namespace lxm::client {
 namespace asio = boost::asio;
@@ -29,6 +41,7 @@ struct WebSocketConn::Impl {
     beast::websocket::stream<local::socket> ws{io};
     beast::flat_buffer buf;
     bool closed = false;
+    std::atomic<bool> interrupted{false};
 };
 
 WebSocketConn::WebSocketConn(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -62,6 +75,127 @@ void WebSocketConn::close() {
     boost::system::error_code ec;
     if (impl_->ws.is_open()) impl_->ws.close(beast::websocket::close_code::normal, ec);
     impl_->ws.next_layer().close(ec);
+}
+
+namespace {
+bool write_all(int fd, std::string_view data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+}
+
+// State of one pump() call; lives on the pumping thread's stack, touched only from impl.io.
+struct PumpState {
+    WebSocketConn::Impl& impl;
+    int out_fd;
+    std::deque<WsFrame> queue;
+    bool writing = false;
+    bool failed = false;
+    boost::system::error_code error;
+};
+
+void pump_write_next(PumpState& st);
+void pump_read_next(PumpState& st);
+
+void pump_write_next(PumpState& st) {
+    if (st.writing || st.queue.empty() || st.failed) return;
+    st.writing = true;
+    st.impl.ws.binary(st.queue.front().binary);
+    st.impl.ws.async_write(asio::buffer(st.queue.front().data), [&st](boost::system::error_code ec, size_t) {
+        st.writing = false;
+        st.queue.pop_front();
+        if (ec) {
+            st.failed = true;
+            st.error = ec;
+            st.impl.io.stop();
+            return;
+        }
+        pump_write_next(st);
+    });
+}
+
+void pump_read_next(PumpState& st) {
+    st.impl.buf.clear();
+    st.impl.ws.async_read(st.impl.buf, [&st](boost::system::error_code ec, size_t) {
+        if (ec) {
+            // A close frame or a dropped connection both end the server's side.
+            if (ec != beast::websocket::error::closed) st.error = ec;
+            if (ec == beast::websocket::error::closed) st.impl.closed = true;
+            st.impl.io.stop();
+            return;
+        }
+        std::string data = beast::buffers_to_string(st.impl.buf.data());
+        if (!st.impl.ws.got_binary() && data.empty()) {  // barrier: end of this stream
+            st.impl.io.stop();
+            return;
+        }
+        if (st.out_fd >= 0 && !write_all(st.out_fd, data)) st.out_fd = -1;  // reader gone: keep draining
+        pump_read_next(st);
+    });
+}
+}  // namespace
+
+base::Result<void> WebSocketConn::pump(int in_fd, int out_fd) {
+    if (!impl_ || impl_->closed) return base::make_error(std::errc::not_connected, "websocket closed");
+    auto& io = impl_->io;
+    io.restart();
+    if (impl_->interrupted) return {};
+    PumpState st{*impl_, out_fd, {}, false, false, {}};
+    auto guard = asio::make_work_guard(io);
+
+    int wake[2] = {-1, -1};
+    if (in_fd >= 0 && ::pipe2(wake, O_CLOEXEC) < 0) return base::errno_error("pipe2");
+    base::UniqueFd wake_r(wake[0]), wake_w(wake[1]);
+    std::thread reader;
+    if (in_fd >= 0) {
+        reader = std::thread([&st, &io, in_fd, wr = wake_r.get()] {
+            std::string chunk(64 * 1024, '\0');
+            for (;;) {
+                pollfd pfds[2] = {{in_fd, POLLIN, 0}, {wr, POLLIN, 0}};
+                if (::poll(pfds, 2, -1) < 0) {
+                    if (errno == EINTR) continue;
+                    return;
+                }
+                if (pfds[1].revents) return;  // pump ending
+                ssize_t n = ::read(in_fd, chunk.data(), chunk.size());
+                if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+                WsFrame f{n > 0, n > 0 ? chunk.substr(0, static_cast<size_t>(n)) : std::string()};
+                asio::post(io, [&st, f = std::move(f)]() mutable {
+                    st.queue.push_back(std::move(f));
+                    pump_write_next(st);
+                });
+                if (n <= 0) return;  // EOF (or error): the barrier is queued
+            }
+        });
+    }
+    pump_read_next(st);
+    io.run();
+    if (reader.joinable()) {
+        char c = 1;
+        [[maybe_unused]] auto n = ::write(wake_w.get(), &c, 1);
+        reader.join();
+    }
+    // Leave the stream quiescent: cancel what is still in flight and let the handlers see it.
+    boost::system::error_code ec;
+    guard.reset();
+    impl_->ws.next_layer().cancel(ec);
+    io.restart();
+    io.poll();
+    if (st.failed) return std::unexpected(sys_error(st.error, "websocket write"));
+    if (st.error && st.error != asio::error::operation_aborted && st.error != asio::error::eof &&
+        st.error != asio::error::connection_reset)
+        return std::unexpected(sys_error(st.error, "websocket read"));
+    return {};
+}
+
+void WebSocketConn::interrupt() {
+    if (!impl_) return;
+    impl_->interrupted = true;
+    impl_->io.stop();
 }
 
 // ---- Client ----
@@ -161,6 +295,39 @@ base::Result<Response> Client::query(std::string_view method, std::string_view p
         out.etag = e;
     }
     if (auto it = res.find(http::field::location); it != res.end()) out.location = std::string(it->value());
+    return out;
+}
+
+base::Result<Client::RawResponse> Client::raw(std::string_view method, std::string_view path, std::string body,
+                                              const std::map<std::string, std::string>& headers) {
+    http::request<http::string_body> req{http::string_to_verb(method), std::string(path), 11};
+    req.set(http::field::host, "lxd");
+    req.set(http::field::user_agent, "lxm");
+    for (auto& [k, v] : headers) req.set(k, v);
+    req.body() = std::move(body);
+    req.keep_alive(true);
+    req.prepare_payload();
+    LXM_TRY(auto res, impl_->roundtrip(req));
+    int status = static_cast<int>(res.result_int());
+    std::string ctype(res[http::field::content_type]);
+    if (status >= 400 || ctype.starts_with("application/json")) {
+        json j = json::parse(res.body(), nullptr, false);
+        if (j.is_object() && j.value("type", "") == "error") {
+            int code = j.value("error_code", 0);
+            return apitypes::http_error(code ? code : status, j.value("error", ""));
+        }
+        if (status >= 400)
+            return apitypes::http_error(status, std::string(method) + " " + std::string(path) + ": HTTP " +
+                                                    std::to_string(status));
+    }
+    RawResponse out;
+    out.http_status = status;
+    for (auto& f : res) {
+        std::string name(f.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.headers[name] = std::string(f.value());
+    }
+    out.body = std::move(res.body());
     return out;
 }
 

@@ -56,6 +56,14 @@ public:
     // Close handshake (idempotent).
     void close();
 
+    // Mirror a stream (exec stdio, console): frames from the server go to out_fd (discarded if
+    // out_fd < 0); bytes read from in_fd (if >= 0) go to the server as binary frames, and an
+    // empty text frame (LXD's end-of-stream barrier) follows in_fd's EOF. Returns when the
+    // server ends its side (barrier or close) or interrupt() is called. The one thread
+    // calling pump() owns the socket meanwhile; interrupt() may be called from any thread.
+    base::Result<void> pump(int in_fd, int out_fd);
+    void interrupt();
+
 private:
     std::unique_ptr<Impl> impl_;
 };
@@ -77,6 +85,16 @@ public:
     base::Result<Response> put(std::string_view path, const json& body);
     base::Result<Response> patch(std::string_view path, const json& body);
     base::Result<Response> del(std::string_view path);
+
+    // A request whose bodies are not JSON (file push/pull). An error envelope in the answer
+    // (JSON body with type "error") becomes an error as in query().
+    struct RawResponse {
+        int http_status = 0;
+        std::map<std::string, std::string> headers;  // lower-case names
+        std::string body;
+    };
+    base::Result<RawResponse> raw(std::string_view method, std::string_view path, std::string body = {},
+                                  const std::map<std::string, std::string>& headers = {});
 
     base::Result<apitypes::ServerInfo> server_info();
     // GET <op>/wait?timeout=<s> (-1 forever); op is an id or "/1.0/operations/<id>". Returns the

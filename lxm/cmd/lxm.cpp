@@ -1,5 +1,4 @@
-#include <cstdio>
-int main() {
-    std::fprintf(stderr, "lxm: not implemented yet\n");
-    return 1;
-}
+// lxm: the command-line client of lxmd (verbs in lxm/cli).
+#include "lxm/cli/app.hpp"
+
+int main(int argc, char** argv) { return lxm::cli::run(argc, argv); }

@@ -1,0 +1,41 @@
+// The verbs of `lxm`, grouped by file. Each add_* registers CLI11 subcommands whose
+// callback stores the work in `chosen`; app.cpp runs it after parsing succeeded.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "lxm/cli/context.hpp"
+
+namespace lxm::cli {
+
+using Action = std::function<base::Result<int>()>;
+
+void add_instance_commands(CLI::App& app, Context& ctx, Action& chosen);  // instances.cpp
+void add_list_commands(CLI::App& app, Context& ctx, Action& chosen);      // list.cpp: list, info
+void add_exec_commands(CLI::App& app, Context& ctx, Action& chosen);      // exec.cpp: exec, console
+void add_config_commands(CLI::App& app, Context& ctx, Action& chosen);    // config.cpp: config, profile
+void add_file_commands(CLI::App& app, Context& ctx, Action& chosen);      // file.cpp: file push/pull
+void add_image_commands(CLI::App& app, Context& ctx, Action& chosen);     // image.cpp: image list, alias
+
+// Register `fn` as the action of subcommand `sub` (options are read when it runs).
+inline void on_run(CLI::App* sub, Action& chosen, Action fn) {
+    sub->callback([&chosen, fn = std::move(fn)] { chosen = fn; });
+}
+
+// Shared helpers (instances.cpp).
+// GET /1.0/instances/<name> metadata.
+base::Result<json> get_instance(Context& ctx, const std::string& name);
+// PUT .../state {action, timeout, force} and wait.
+base::Result<void> change_state(Context& ctx, const std::string& name, const std::string& action, int timeout,
+                                bool force);
+// Parse ["k=v", ...] into an object of strings.
+base::Result<json> key_values(const std::vector<std::string>& args);
+// The editable text of a resource: $VISUAL/$EDITOR on a temp file, or stdin when it is not a terminal.
+base::Result<std::string> edit_text(const std::string& initial);
+
+}  // namespace lxm::cli
