@@ -24,7 +24,11 @@ TEST(RuntimeDebian, BootsSystemdToRunningAndStopsGracefully) {
     ASSERT_EQ(::stat(("/proc/" + std::to_string(l->init_pid)).c_str(), &st), 0);
     EXPECT_EQ(st.st_uid, c.host_base());
 
-    auto state = c.exec({"systemctl", "is-system-running", "--wait"}, 120);
+    // systemctl answers "offline" until systemd has made its private socket.
+    auto state = c.exec({"sh", "-c",
+                         "for i in $(seq 300); do [ -S /run/systemd/private ] && break; sleep 0.1; done; "
+                         "systemctl is-system-running --wait"},
+                        120);
     ASSERT_TRUE(state) << state.error().message();
     auto failed = c.exec({"systemctl", "--failed", "--no-legend", "--plain"});
     ASSERT_TRUE(failed);
