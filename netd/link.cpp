@@ -314,24 +314,16 @@ base::Result<void> move_link_to_netns(const std::string& host_name, pid_t pid, c
                                  return {};
                              }));
 
-    // Open a netlink socket inside the target namespace: only this thread switches, and back at once.
-    LXM_TRY(auto self, base::open_fd("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-    if (::setns(target.get(), CLONE_NEWNET) != 0) return base::errno_error("setns into netns of pid " + std::to_string(pid));
-    auto inner = nl_route_connect();
-    if (::setns(self.get(), CLONE_NEWNET) != 0) {
-        // Cannot happen for a namespace we were just in; a thread stuck elsewhere would be a bug.
-        std::abort();
-    }
-    if (!inner) return std::unexpected(base::wrap(inner.error(), "netlink in netns of pid " + std::to_string(pid)));
+    LXM_TRY(auto inner, nl_route_connect_in_netns(pid));
 
     // In the container's namespace: rename, then up (a renamed link must be down first).
     if (inside_name != host_name) {
-        LXM_TRY_VOID(change_link(inner->get(), host_name, "rename to " + inside_name, [&](rtnl_link* c) -> base::Result<void> {
+        LXM_TRY_VOID(change_link(inner.get(), host_name, "rename to " + inside_name, [&](rtnl_link* c) -> base::Result<void> {
             rtnl_link_set_name(c, inside_name.c_str());
             return {};
         }));
     }
-    LXM_TRY_VOID(change_link(inner->get(), inside_name, "set up", [&](rtnl_link* c) -> base::Result<void> {
+    LXM_TRY_VOID(change_link(inner.get(), inside_name, "set up", [&](rtnl_link* c) -> base::Result<void> {
         rtnl_link_set_flags(c, IFF_UP);
         return {};
     }));

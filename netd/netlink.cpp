@@ -1,10 +1,15 @@
 #include "netd/netlink.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <netlink/errno.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+
+#include <cstdlib>
+
+#include "lxm/base/file.hpp"
 
 namespace lxm::netd {
 
@@ -44,6 +49,19 @@ base::Result<NlSock> nl_route_connect() {
         int fl = ::fcntl(fd, F_GETFD);
         if (fl >= 0) ::fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
     }
+    return sock;
+}
+
+base::Result<NlSock> nl_route_connect_in_netns(pid_t pid) {
+    std::string what = "netns of pid " + std::to_string(pid);
+    LXM_TRY(auto target, base::open_fd("/proc/" + std::to_string(pid) + "/ns/net", O_RDONLY | O_CLOEXEC));
+    LXM_TRY(auto self, base::open_fd("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    if (::setns(target.get(), CLONE_NEWNET) != 0) return base::errno_error("setns into " + what);
+    auto sock = nl_route_connect();
+    // Returning to a namespace this thread was just in cannot fail; a thread left
+    // in a container's namespace would be a security bug, so do not go on.
+    if (::setns(self.get(), CLONE_NEWNET) != 0) std::abort();
+    if (!sock) return std::unexpected(base::wrap(sock.error(), "netlink in " + what));
     return sock;
 }
 

@@ -2,6 +2,8 @@
 // libnl objects and caches, and libnl error codes turned into lxm Errors.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
 #include <string>
 
@@ -29,6 +31,11 @@ using NlAddr = std::unique_ptr<nl_addr, NlAddrDeleter>;
 
 // A NETLINK_ROUTE socket connected in the caller's (thread's) network namespace.
 base::Result<NlSock> nl_route_connect();
+
+// A NETLINK_ROUTE socket connected inside the network namespace of pid. Only the
+// calling thread enters that namespace, and returns before this function does
+// (a netlink socket stays bound to the namespace it was created in).
+base::Result<NlSock> nl_route_connect_in_netns(pid_t pid);
 
 // Error from a negative libnl return code; the errc follows the kernel's meaning
 // where libnl keeps it (EEXIST, ENODEV, EPERM, EBUSY, EINVAL...).
