@@ -9,10 +9,16 @@
 //            are btrfs snapshots. The runtime idmaps the subvolume directly.
 //   dir:     full copies (reflink where the filesystem offers it).
 //
-// Layout under the pool path: images/<fingerprint>/rootfs,
-// containers/<name>/..., containers-snapshots/<name>/<snap>/...
+// Layout under the pool path: images/<fingerprint>/{rootfs/,.complete},
+// containers/<name>/... (the instance dir, driver-specific content) with its
+// snapshots inside it at containers/<name>/snapshots/<snap>/..., so renaming or
+// deleting an instance is one rename; tmp/ for builds in progress.
 // Every multi-step operation is all-or-nothing: a failure (or a kill) leaves the
-// source untouched and no half-made target (build under a temp name, rename last).
+// source untouched and no half-made target (build under tmp/, rename last;
+// open_pool empties tmp/, which removes whatever a killed daemon left there).
+// Instance and snapshot names: non-empty, no '/', not starting with '.'.
+// Methods may be called from several threads for different instances; the
+// caller serialises operations on one instance.
 #pragma once
 
 #include <sys/types.h>
@@ -60,14 +66,20 @@ public:
     // An instance with an empty root (source type "none").
     virtual base::Result<InstanceRootfs> create_empty_instance(const std::string& name, uid_t uid, gid_t gid) = 0;
     virtual base::Result<InstanceRootfs> instance_rootfs(const std::string& name) const = 0;
+    // The tree of a snapshot (for publish and export): rootfs (+ upper_dir for overlay,
+    // work_dir empty: mount it read-only).
+    virtual base::Result<InstanceRootfs> snapshot_rootfs(const std::string& name, const std::string& snapshot) const = 0;
     virtual bool has_instance(const std::string& name) const = 0;
     virtual base::Result<void> delete_instance(const std::string& name) = 0;
     virtual base::Result<void> rename_instance(const std::string& from, const std::string& to) = 0;
-    // Copy an instance (or one of its snapshots) into a new instance; the copy is owned by (uid, gid).
+    // Copy an instance (or one of its snapshots) into a new instance (without its
+    // snapshots); the copy is owned by (uid, gid): the overlay driver shifts the
+    // owners of the copied upper from the source's recorded ids.
     virtual base::Result<InstanceRootfs> copy_instance(const std::string& from, const std::optional<std::string>& snapshot,
                                                        const std::string& to, uid_t uid, gid_t gid) = 0;
 
-    // Snapshots (the caller freezes a running instance around create_snapshot).
+    // Snapshots (the caller freezes a running instance around create_snapshot and
+    // stops it around restore_snapshot).
     virtual base::Result<void> create_snapshot(const std::string& name, const std::string& snapshot) = 0;
     virtual base::Result<void> restore_snapshot(const std::string& name, const std::string& snapshot) = 0;
     virtual base::Result<void> delete_snapshot(const std::string& name, const std::string& snapshot) = 0;
@@ -80,7 +92,9 @@ public:
     virtual base::Result<uint64_t> instance_usage(const std::string& name) const = 0;
 };
 
-// Open (creating the layout if needed) a pool of the given driver at path.
+// Open (creating the layout if needed) a pool of the given driver ("overlay",
+// "btrfs", "dir") at path; empties <path>/tmp. ENOTSUP for an unknown driver or
+// one the filesystem at path cannot host (btrfs on a non-btrfs path).
 base::Result<std::unique_ptr<PoolDriver>> open_pool(const std::string& driver, const std::string& path,
                                                     const std::map<std::string, std::string>& config = {});
 

@@ -1,0 +1,34 @@
+#include "store/pool_driver.hpp"
+
+#include <sys/stat.h>
+
+#include "lxm/base/file.hpp"
+#include "store/pool_fs.hpp"
+#include "store/pool_overlay.hpp"
+
+namespace lxm::store {
+
+using base::Result;
+
+Result<std::unique_ptr<PoolDriver>> open_pool(const std::string& driver, const std::string& path,
+                                              const std::map<std::string, std::string>& config) {
+    (void)config;
+    if (path.empty() || path.front() != '/')
+        return base::make_error(std::errc::invalid_argument, "pool path must be absolute: \"" + path + "\"");
+    std::unique_ptr<PoolDriver> pool;
+    if (driver == "overlay") {
+        pool = make_overlay_pool(path);
+    } else {
+        return base::make_error(std::errc::not_supported, "unknown storage driver \"" + driver + "\"");
+    }
+    // o+x on the way down: container roots walk into their own trees.
+    LXM_TRY_VOID(base::mkdir_p(path, 0711));
+    for (const char* sub : {"images", "containers", "tmp"}) {
+        std::string d = path + "/" + sub;
+        if (::mkdir(d.c_str(), 0711) != 0 && errno != EEXIST) return base::errno_error("mkdir " + d);
+    }
+    LXM_TRY_VOID(base::wrap(poolfs::clean_temp(path), "clean pool tmp"));
+    return pool;
+}
+
+}  // namespace lxm::store
