@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lxm/runtime/monitor.hpp"
+#include "netd/link.hpp"
 
 int main(int argc, char** argv) {
     std::string spec;
@@ -25,5 +26,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "lxm-monitor: --spec is required\n");
         return 2;
     }
-    return lxm::runtime::monitor_main(spec, ready_fd, foreground);
+    auto move_link = [](pid_t pid, const std::string& host, const std::string& inside) {
+        return lxm::netd::move_link_to_netns(host, pid, inside);
+    };
+    return lxm::runtime::monitor_main(spec, ready_fd, foreground, move_link);
 }

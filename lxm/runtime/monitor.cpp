@@ -180,6 +180,17 @@ Result<void> Monitor::launch() {
         ctx.cgroup_mounts.push_back(std::move(f));
     }
     ctx.place_in_cgroup = [this](pid_t pid) { return cgroup_->attach(payload_cg_, pid); };
+    if (!spec_.net_links.empty()) {
+        if (!network_hook_)
+            return base::make_error(std::errc::not_supported, "this monitor cannot move network links");
+        ctx.setup_network = [this](pid_t pid) -> Result<void> {
+            for (const auto& l : spec_.net_links) {
+                auto eq = l.find('=');
+                LXM_TRY_VOID(base::wrap(network_hook_(pid, l.substr(0, eq), l.substr(eq + 1)), "nic " + l));
+            }
+            return {};
+        };
+    }
     ctx.confine = [this]() -> Result<void> {
         if (!apparmor_profile_.empty()) LXM_TRY_VOID(apparmor_change_onexec(apparmor_profile_));
         std::vector<cap_value_t> drop(cap_drop_.begin(), cap_drop_.end());
@@ -499,7 +510,7 @@ int Monitor::run() {
 
 // ---- main ------------------------------------------------------------------------------------
 
-int monitor_main(const std::string& spec_path, int ready_fd, bool foreground) {
+int monitor_main(const std::string& spec_path, int ready_fd, bool foreground, Monitor::NetworkHook network_hook) {
     auto report = [&](const json& j) {
         if (ready_fd < 0) return;
         (void)base::write_all(ready_fd, j.dump() + "\n");
@@ -534,6 +545,7 @@ int monitor_main(const std::string& spec_path, int ready_fd, bool foreground) {
     (void)base::mkdir_p(spec.log_dir, 0700);
     base::init_logging("lxm-monitor", foreground ? std::string() : spec.log_dir + "/monitor.log");
     Monitor m(spec);
+    m.set_network_hook(std::move(network_hook));
     if (auto r = m.start(); !r) {
         LXM_ERROR("container {}: start failed: {}", spec.name, r.error().message());
         report(json{{"error", r.error().message()}});

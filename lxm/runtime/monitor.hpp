@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,6 +43,11 @@ public:
     ~Monitor();
     Monitor(const Monitor&) = delete;
     Monitor& operator=(const Monitor&) = delete;
+
+    // Moves spec.net_links ("host=inside") into init's network namespace; set by the
+    // program that links a netlink implementation (lxm-monitor links netd).
+    using NetworkHook = std::function<base::Result<void>(pid_t, const std::string& host, const std::string& inside)>;
+    void set_network_hook(NetworkHook hook) { network_hook_ = std::move(hook); }
 
     // Prepare everything and start init. On failure nothing is left behind.
     base::Result<void> start();
@@ -76,6 +82,7 @@ private:
     void close_conn(int fd);
 
     Spec spec_;
+    NetworkHook network_hook_;
     std::unique_ptr<CgroupDriver> cgroup_;
     std::string payload_cg_, monitor_cg_;
     SeccompProgram seccomp_;
@@ -100,6 +107,6 @@ private:
 };
 
 // lxm-monitor's main: start, report readiness on ready_fd (one JSON line), serve.
-int monitor_main(const std::string& spec_path, int ready_fd, bool foreground);
+int monitor_main(const std::string& spec_path, int ready_fd, bool foreground, Monitor::NetworkHook network_hook);
 
 }  // namespace lxm::runtime
