@@ -6,7 +6,7 @@ export DEBIAN_FRONTEND=noninteractive
 build=(build-essential cmake pkg-config git
        libsqlite3-dev sqlite3 libboost1.81-dev nlohmann-json3-dev libseccomp-dev libcap-dev
        libapparmor-dev libssl-dev libgtest-dev libgmock-dev libarchive-dev libnl-3-dev
-       libnl-route-3-dev libnftables-dev libcli11-dev libspdlog-dev libfmt-dev)
+       libnl-route-3-dev libnftables-dev libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev)
 runtime=(dnsmasq-base debootstrap criu apparmor busybox-static iproute2 nftables uidmap
          ca-certificates openssl btrfs-progs zstd)
 # Compatibility tests and benchmarks run the real LXD/LXC clients side by side.
