@@ -42,7 +42,7 @@ Result<std::string> make_temp_dir(const std::string& pool, const std::string& ki
     return dir;
 }
 
-Result<void> clean_temp(const std::string& pool) {
+Result<void> clean_temp(const std::string& pool, const Remover& remove) {
     std::string tmp = pool + "/tmp";
     DIR* d = ::opendir(tmp.c_str());
     if (!d) {
@@ -55,7 +55,7 @@ Result<void> clean_temp(const std::string& pool) {
         names.emplace_back(de->d_name);
     }
     ::closedir(d);
-    for (const auto& n : names) LXM_TRY_VOID(base::remove_tree(tmp + "/" + n));
+    for (const auto& n : names) LXM_TRY_VOID(remove ? remove(tmp + "/" + n) : base::remove_tree(tmp + "/" + n));
     return {};
 }
 
@@ -71,7 +71,7 @@ Result<void> rename_exchange(const std::string& a, const std::string& b) {
     return {};
 }
 
-Result<void> discard(const std::string& pool, const std::string& path) {
+Result<void> discard(const std::string& pool, const std::string& path, const Remover& remove) {
     LXM_TRY(std::string dir, make_temp_dir(pool, "discard"));
     std::string target = dir + "/x";
     if (::rename(path.c_str(), target.c_str()) != 0) {
@@ -79,7 +79,7 @@ Result<void> discard(const std::string& pool, const std::string& path) {
         ::rmdir(dir.c_str());
         return e;
     }
-    return base::remove_tree(dir);
+    return remove ? remove(dir) : base::remove_tree(dir);
 }
 
 Result<void> copy_tree(const std::string& src, const std::string& dst) {

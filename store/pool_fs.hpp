@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "lxm/base/error.hpp"
@@ -21,8 +22,10 @@ base::Result<void> check_name(const std::string& kind, const std::string& name);
 
 // A fresh empty directory <pool>/tmp/<kind>-XXXXXX (mode 0711).
 base::Result<std::string> make_temp_dir(const std::string& pool, const std::string& kind);
+// Removes a tree (base::remove_tree by default; btrfs destroys subvolumes).
+using Remover = std::function<base::Result<void>(const std::string& path)>;
 // Remove everything in <pool>/tmp (leftovers of a killed build or delete).
-base::Result<void> clean_temp(const std::string& pool);
+base::Result<void> clean_temp(const std::string& pool, const Remover& remove = {});
 
 // rename(2) that fails with EEXIST when `to` exists (even as an empty dir).
 base::Result<void> rename_noreplace(const std::string& from, const std::string& to);
@@ -31,7 +34,7 @@ base::Result<void> rename_exchange(const std::string& a, const std::string& b);
 // Move `path` into <pool>/tmp under a fresh name and remove it there. Once the
 // rename is done the path is gone, even if the removal fails (the rest goes at
 // the next clean_temp).
-base::Result<void> discard(const std::string& pool, const std::string& path);
+base::Result<void> discard(const std::string& pool, const std::string& path, const Remover& remove = {});
 
 // Copy the tree src to dst (which must not exist): owners, modes, times,
 // xattrs (trusted.overlay.*, security.capability), device nodes (overlay
