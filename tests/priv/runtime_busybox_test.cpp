@@ -243,3 +243,46 @@ TEST(RuntimeBusybox, FreezeAndThaw) {
     auto r = c.exec({"true"});
     ASSERT_TRUE(r && r->code == 0);
 }
+
+TEST(RuntimeBusybox, PrivilegedOnlyOnRequestAndStillConfined) {
+    TestContainer c("busybox", "bb10");
+    REQUIRE_CONTAINER(c);
+    c.spec().privileged = true;
+    c.spec().idmap = {};
+    ASSERT_TRUE(c.install_probe());
+    auto l = c.start();
+    ASSERT_TRUE(l) << l.error().message();
+    EXPECT_EQ(proc_uid(l->init_pid), 0u);  // real root: only because it was asked for
+    auto st = c.exec({"/usr/local/bin/lxm-probe", "status"});
+    ASSERT_TRUE(st && st->code == 0);
+    auto s = kv(st->out);
+    EXPECT_EQ(s["init_Seccomp"], "2");
+    // CAP_SYS_MODULE (16) and CAP_SYS_TIME (25) are not in the bounding set.
+    uint64_t bnd = std::stoull(s["init_CapBnd"], nullptr, 16);
+    EXPECT_EQ(bnd & (1ull << 16), 0u);
+    EXPECT_EQ(bnd & (1ull << 25), 0u);
+    EXPECT_NE(bnd & (1ull << 21), 0u);  // CAP_SYS_ADMIN stays: systemd needs it
+    auto sc = c.exec({"/usr/local/bin/lxm-probe", "syscalls"});
+    ASSERT_TRUE(sc && sc->code == 0);
+    EXPECT_EQ(kv(sc->out)["init_module"], "EPERM");
+}
+
+TEST(RuntimeBusybox, CgroupLimitsReachTheKernel) {
+    TestContainer c("busybox", "bb11");
+    REQUIRE_CONTAINER(c);
+    c.spec().limits.memory_max = 256ll << 20;
+    c.spec().limits.pids_max = 64;
+    ASSERT_TRUE(c.start());
+    std::string mem, pids;
+    for (const auto& d : c.cgroup_dirs("bb11")) {
+        if (d.find("/memory/") != std::string::npos) mem = d;
+        if (d.find("/pids/") != std::string::npos) pids = d;
+    }
+    if (mem.empty() || pids.empty()) GTEST_SKIP() << "no v1 memory/pids hierarchy on this host";
+    EXPECT_EQ(*lxm::base::read_file(mem + "/memory.limit_in_bytes"), std::to_string(256ll << 20) + "\n");
+    EXPECT_EQ(*lxm::base::read_file(pids + "/pids.max"), "64\n");
+    // Inside, the container sees its own cgroup as the root of the hierarchy.
+    auto r = c.exec({"cat", "/sys/fs/cgroup/pids/pids.max"});
+    ASSERT_TRUE(r && r->code == 0) << (r ? r->err : r.error().message());
+    EXPECT_EQ(r->out, "64\n");
+}

@@ -55,21 +55,40 @@ TestContainer::TestContainer(const std::string& recipe, const std::string& name)
 }
 
 TestContainer::~TestContainer() {
-    if (launched_ && monitor_alive()) {
+    // The monitor may have been started by another process (a forked launcher):
+    // monitor_pid() also reads it from the run dir.
+    if (monitor_alive()) {
         if (auto c = client(); c) (void)c->stop(0, true);
-        if (!wait_monitor_gone(10000)) ::kill(launched_->monitor_pid, SIGKILL);
+        if (!wait_monitor_gone(10000)) ::kill(monitor_pid(), SIGKILL);
         wait_monitor_gone(5000);
     }
-    // The cgroup parent of this test: remove it wherever it is (it must be empty by now).
-    for (const auto& d : cgroup_dirs("")) {
-        std::error_code ec;
-        if (!fs::exists(d, ec)) continue;
-        std::vector<std::string> dirs;
-        for (auto& e : fs::recursive_directory_iterator(d, ec))
-            if (e.is_directory()) dirs.push_back(e.path());
-        std::sort(dirs.rbegin(), dirs.rend());
-        for (const auto& sub : dirs) ::rmdir(sub.c_str());
-        ::rmdir(d.c_str());
+    // The cgroup parent of this test: remove it wherever it is (it must be empty by now;
+    // a monitor that just exited may still be leaving its cgroup, so retry briefly).
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        bool left = false;
+        for (const auto& d : cgroup_dirs("")) {
+            std::error_code ec;
+            if (!fs::exists(d, ec)) continue;
+            std::vector<std::string> dirs;
+            for (auto& e : fs::recursive_directory_iterator(d, ec))
+                if (e.is_directory()) dirs.push_back(e.path());
+            std::sort(dirs.rbegin(), dirs.rend());
+            for (const auto& sub : dirs) ::rmdir(sub.c_str());
+            if (::rmdir(d.c_str()) != 0 && errno != ENOENT) left = true;
+        }
+        if (!left) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+}
+
+pid_t TestContainer::monitor_pid() const {
+    if (launched_) return launched_->monitor_pid;
+    auto text = base::read_file(spec_.run_dir + "/monitor.pid");
+    if (!text) return -1;
+    try {
+        return static_cast<pid_t>(std::stol(*text));
+    } catch (...) {
+        return -1;
     }
 }
 
@@ -150,7 +169,11 @@ base::Result<int> TestContainer::stop(int timeout_s, bool force) {
 }
 
 bool TestContainer::monitor_alive() const {
-    return launched_ && launched_->monitor_pid > 0 && ::kill(launched_->monitor_pid, 0) == 0;
+    pid_t pid = monitor_pid();
+    if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+    // Only ever our own monitor: the pid must still run lxm-monitor with this spec.
+    auto cmd = base::read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    return cmd && cmd->find("lxm-monitor") != std::string::npos && cmd->find(tmp_.path()) != std::string::npos;
 }
 
 bool TestContainer::wait_monitor_gone(int timeout_ms) {

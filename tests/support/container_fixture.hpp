@@ -43,6 +43,8 @@ public:
     base::Result<runtime::MonitorClient> client();
     base::Result<ExecResult> exec(const std::vector<std::string>& args, int timeout_s = 60);
     base::Result<int> stop(int timeout_s, bool force);
+    // The monitor's pid (from the launch, or from its run dir when another process started it).
+    pid_t monitor_pid() const;
     // Whether the monitor process still exists.
     bool monitor_alive() const;
     // Wait (bounded) for the monitor process to be gone.
