@@ -370,6 +370,8 @@ Result<void> NetworkManager::bring_up(Net& n, bool adopt) {
     if (n.v4) LXM_TRY_VOID(add_address(n.name, to_string(*n.v4)));
     if (n.v6) LXM_TRY_VOID(add_address(n.name, to_string(*n.v6)));
     LXM_TRY_VOID(set_link_up(n.name));
+    // Port forwards from the host's 127/8 need it; the nft guard chain keeps containers off 127/8.
+    if (n.v4) LXM_TRY_VOID(enable_route_localnet(n.name));
     if (n.v4 || n.v6) {
         LXM_TRY(bool changed, enable_ip_forward(n.v6.has_value()));
         if (changed)

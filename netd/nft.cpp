@@ -41,7 +41,7 @@ std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 base::Result<std::string> render_ruleset(const NftConfig& cfg) {
     if (!valid_table_name(cfg.table))
         return base::make_error(std::errc::invalid_argument, "invalid nft table name '" + cfg.table + "'");
-    std::string post, fwd, in, pre, out;
+    std::string post, fwd, in, pre, out, guard;
     for (const auto& b : cfg.bridges) {
         if (!valid_link_name(b.bridge) || b.bridge.find('"') != std::string::npos)
             return base::make_error(std::errc::invalid_argument, "invalid bridge name '" + b.bridge + "'");
@@ -50,12 +50,16 @@ base::Result<std::string> render_ruleset(const NftConfig& cfg) {
             LXM_TRY(auto n, parse_ipv4_cidr(b.ipv4_subnet));
             std::string net = to_string(n.network());
             if (b.ipv4_nat) post += "    ip saddr " + net + " ip daddr != " + net + " masquerade\n";
+            // Hairpin: a container reaching a port forward that leads back into its own bridge.
+            post += "    iifname " + ifn + " oifname " + ifn + " ct status dnat masquerade\n";
         }
         if (!b.ipv6_subnet.empty()) {
             LXM_TRY(auto n, parse_ipv6_cidr(b.ipv6_subnet));
             std::string net = to_string(n.network());
             if (b.ipv6_nat) post += "    ip6 saddr " + net + " ip6 daddr != " + net + " masquerade\n";
         }
+        guard += "    iifname " + ifn + " ip saddr 127.0.0.0/8 drop\n";
+        guard += "    iifname " + ifn + " ip daddr 127.0.0.0/8 drop\n";
         fwd += "    iifname " + ifn + " accept\n";
         fwd += "    oifname " + ifn + " accept\n";
         in += "    iifname " + ifn + " udp dport { 53, 67 } accept\n";
@@ -78,24 +82,32 @@ base::Result<std::string> render_ruleset(const NftConfig& cfg) {
         std::string l4 = f.proto + " dport " + std::to_string(f.listen_port);
         std::string action = " dnat " + ipk + " to " + to + "\n";
         bool wildcard = f.listen_address.empty() || f.listen_address == "0.0.0.0" || f.listen_address == "::";
+        bool loopback = false;
         if (wildcard) {
-            std::string loop = tfam == Family::v4 ? "ip daddr != 127.0.0.0/8" : "ip6 daddr != ::1";
-            std::string m = "    meta nfproto " + std::string(tfam == Family::v4 ? "ipv4" : "ipv6") +
-                            " fib daddr type local " + loop + " " + l4;
-            pre += m + action;
-            out += m + action;
+            std::string fam = tfam == Family::v4 ? "ipv4" : "ipv6";
+            std::string m = "    meta nfproto " + fam + " fib daddr type local ";
+            std::string not_loop = tfam == Family::v4 ? "ip daddr != 127.0.0.0/8 " : "ip6 daddr != ::1 ";
+            pre += m + not_loop + l4 + action;
+            // From the host itself, IPv4 loopback included (see NftForward).
+            out += m + (tfam == Family::v4 ? "" : not_loop) + l4 + action;
+            loopback = tfam == Family::v4;
         } else {
             LXM_TRY(auto lfam, address_family(f.listen_address));
             if (lfam != tfam)
                 return base::make_error(std::errc::invalid_argument,
                                         "forward listen " + f.listen_address + " and target " + f.target_address +
                                             " are of different families");
-            if ((lfam == Family::v4 && f.listen_address.rfind("127.", 0) == 0) || f.listen_address == "::1")
-                return base::make_error(std::errc::invalid_argument,
-                                        "loopback listen address " + f.listen_address + " cannot be served by DNAT");
+            if (lfam == Family::v6 && f.listen_address == "::1")
+                return base::make_error(std::errc::invalid_argument, "IPv6 loopback listen address ::1 cannot be served by DNAT");
             std::string m = "    " + ipk + " daddr " + f.listen_address + " " + l4;
-            pre += m + action;
+            loopback = lfam == Family::v4 && (parse_ipv4(f.listen_address).value() >> 24) == 127;
+            if (!loopback) pre += m + action;
             out += m + action;
+        }
+        if (loopback) {
+            std::string m = "    ip saddr 127.0.0.0/8 ip daddr " + f.target_address + " " + f.proto + " dport " +
+                            std::to_string(f.target_port) + " masquerade\n";
+            if (post.find(m) == std::string::npos) post += m;
         }
     }
     const std::string t = "inet " + cfg.table;
@@ -103,6 +115,7 @@ base::Result<std::string> render_ruleset(const NftConfig& cfg) {
     r += "add table " + t + "\n";
     r += "delete table " + t + "\n";
     r += "table " + t + " {\n";
+    r += "  chain guard { type filter hook prerouting priority raw; policy accept;\n" + guard + "  }\n";
     r += "  chain postrouting { type nat hook postrouting priority srcnat; policy accept;\n" + post + "  }\n";
     r += "  chain forward { type filter hook forward priority filter; policy accept;\n" + fwd + "  }\n";
     r += "  chain input { type filter hook input priority filter; policy accept;\n" + in + "  }\n";
@@ -187,6 +200,11 @@ std::optional<std::string> find_forward_drop(const std::string& ruleset_json, co
 base::Result<std::optional<std::string>> detect_forward_drop(const std::string& our_table) {
     LXM_TRY(auto text, nft_run("list ruleset", true));
     return find_forward_drop(text, our_table);
+}
+
+base::Result<void> enable_route_localnet(const std::string& bridge) {
+    if (!valid_link_name(bridge)) return base::make_error(std::errc::invalid_argument, "invalid bridge name '" + bridge + "'");
+    return base::write_file("/proc/sys/net/ipv4/conf/" + bridge + "/route_localnet", "1\n");
 }
 
 base::Result<bool> enable_ip_forward(bool ipv6) {

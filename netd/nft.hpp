@@ -3,10 +3,12 @@
 // and port forward; apply() replaces it atomically in one transaction, so it is
 // idempotent and the rules always match the desired state passed in.
 //
-//   postrouting (nat, srcnat):  masquerade bridge subnets leaving elsewhere (ipv4.nat / ipv6.nat)
+//   postrouting (nat, srcnat):  masquerade bridge subnets leaving elsewhere (ipv4.nat / ipv6.nat),
+//                               hairpin (forwarded back into the same bridge) and loopback forwards
 //   forward (filter):           accept traffic from and to each bridge
 //   input (filter):             accept DHCP/DNS (and DHCPv6/RA) arriving on each bridge
 //   prerouting/output (nat, dstnat): DNAT port forwards (proxy-device style)
+//   guard (filter, prerouting raw): drop 127/8 sources/destinations arriving on a bridge
 //
 // Accepting in our table cannot override a drop in another table at the same
 // hook; detect_forward_drop() finds such host policies so the caller can warn.
@@ -31,8 +33,14 @@ struct NftBridge {
 
 // listen <proto>:<listen_address>:<listen_port> → <target_address>:<target_port>.
 // An empty or wildcard listen address ("0.0.0.0", "::") matches every local
-// address of the host (fib daddr type local). Loopback listen addresses are not
-// served by DNAT (the kernel does not route 127/8 out); they need a userspace relay.
+// address of the host (fib daddr type local), for traffic from outside
+// (prerouting) and from the host itself (output). IPv4 loopback (127.0.0.0/8,
+// and the wildcard from the host itself) is served too: DNAT in output, then
+// masquerade of the 127/8 source towards the target; this needs
+// route_localnet on the target's bridge (enable_route_localnet), and the
+// rules drop anything with a 127/8 source or destination arriving from a
+// bridge, so containers gain no path to the host's loopback services.
+// IPv6 ::1 cannot be served by DNAT and is refused.
 struct NftForward {
     std::string proto = "tcp";      // "tcp" | "udp"
     std::string listen_address;     // IPv4 or IPv6 literal, or empty for any
@@ -67,6 +75,9 @@ base::Result<std::string> nft_list_table_json(const std::string& table = "lxm");
 // Pure variant on given JSON text for tests.
 std::optional<std::string> find_forward_drop(const std::string& ruleset_json, const std::string& our_table = "lxm");
 base::Result<std::optional<std::string>> detect_forward_drop(const std::string& our_table = "lxm");
+
+// net.ipv4.conf.<bridge>.route_localnet = 1 (see NftForward).
+base::Result<void> enable_route_localnet(const std::string& bridge);
 
 // Enable forwarding (net.ipv4.ip_forward, and net.ipv6.conf.all.forwarding when ipv6)
 // in the caller's network namespace. Returns true when a value had to be changed

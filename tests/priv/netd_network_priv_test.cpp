@@ -217,13 +217,14 @@ TEST(NetdNetworkPriv, Lifecycle) {
         NETNS_OK(mgr->set_forwards("c1/web", {f}));
         table = nft_list_table_json(opts.nft_table);
         NETNS_OK(table);
-        NETNS_CHECK(table->find("\"dnat\"") != std::string::npos);
-        f.listen_address = "127.0.0.1";
-        NETNS_CHECK(!mgr->set_forwards("c1/lo", {f}));  // DNAT cannot serve loopback
+        NETNS_CHECK(table->find("\"dnat\":") != std::string::npos);
+        f.listen_address = "::1";
+        f.target_address = "fd42::5";
+        NETNS_CHECK(!mgr->set_forwards("c1/lo", {f}));  // DNAT cannot serve IPv6 loopback
         NETNS_OK(mgr->remove_forwards("c1/web"));
         table = nft_list_table_json(opts.nft_table);
         NETNS_OK(table);
-        NETNS_CHECK(table->find("\"dnat\"") == std::string::npos);
+        NETNS_CHECK(table->find("\"dnat\":") == std::string::npos);
 
         // Update: MTU and DNS domain change; dnsmasq restarts with them.
         auto cfg = *filled;

@@ -1,8 +1,15 @@
 // netd nft on the real kernel, in a private network namespace of a forked child
 // (the host ruleset is never touched); tables are named lxmt_<pid>.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "lxm/base/file.hpp"
@@ -57,10 +64,10 @@ TEST(NetdNftPriv, ApplyReadBackReplaceDelete) {
             ++rules;
             std::string e = it["rule"]["expr"].dump();
             if (e.find("\"masquerade\"") != std::string::npos) ++masq;
-            if (e.find("\"dnat\"") != std::string::npos) ++dnat;
+            if (e.find("\"dnat\":") != std::string::npos) ++dnat;
         }
-        NETNS_CHECK(chains == 5);
-        NETNS_CHECK(masq == 2);  // v4 and v6
+        NETNS_CHECK(chains == 6);
+        NETNS_CHECK(masq == 4);  // v4 and v6 nat, hairpin, the wildcard forward's loopback source
         NETNS_CHECK(dnat == 4);  // two forwards x (prerouting, output)
         int before = rules;
 
@@ -74,7 +81,7 @@ TEST(NetdNftPriv, ApplyReadBackReplaceDelete) {
         rules = 0;
         for (auto& it : doc["nftables"])
             if (it.contains("rule")) ++rules;
-        NETNS_CHECK(rules == before - 5);
+        NETNS_CHECK(rules == before - 6);  // 4 dnat, 1 loopback masquerade, the v6 nat
 
         // A host-style forward drop policy in another table is detected; ours is not blamed.
         NETNS_OK(detect_forward_drop(cfg.table));
@@ -117,6 +124,126 @@ TEST(NetdNftPriv, EnableIpForwardInPrivateNetns) {
         changed = enable_ip_forward(true);
         NETNS_OK(changed);
         NETNS_CHECK(!*changed);
+        return "";
+    });
+    EXPECT_EQ(err, "");
+}
+
+namespace {
+
+// Connect with timeouts and read what the server says first.
+std::string fetch_banner(const std::string& ip, uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return "socket failed";
+    timeval tv{3, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    ::inet_pton(AF_INET, ip.c_str(), &sa.sin_addr);
+    std::string out;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+        out = std::string("connect: ") + std::strerror(errno);
+    } else {
+        char buf[64];
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        out = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("read: ") + std::strerror(errno);
+    }
+    ::close(fd);
+    return out;
+}
+
+}  // namespace
+
+// Real traffic through the DNAT rules: a server in a "container" netns behind a
+// bridge answers on the host's 127.0.0.1 (loopback listen), on the wildcard
+// listen via 127.0.0.1, and on the bridge address. All inside a private netns.
+TEST(NetdNftPriv, PortForwardTraffic) {
+    LXM_REQUIRE_ROOT();
+    auto err = run_in_private_netns([]() -> std::string {
+        NETNS_OK(set_link_up("lo"));
+        NETNS_OK(create_bridge("lxmt-br2"));
+        NETNS_OK(add_address("lxmt-br2", "10.95.4.1/24"));
+        NETNS_OK(set_link_up("lxmt-br2"));
+        NETNS_OK(enable_route_localnet("lxmt-br2"));
+        NETNS_OK(create_veth("lxmt-h4", "lxmt-p4"));
+        NETNS_OK(set_master("lxmt-h4", "lxmt-br2"));
+        NETNS_OK(set_link_up("lxmt-h4"));
+
+        int ready[2], go[2], listening[2];
+        NETNS_CHECK(::pipe2(ready, O_CLOEXEC) == 0 && ::pipe2(go, O_CLOEXEC) == 0 && ::pipe2(listening, O_CLOEXEC) == 0);
+        pid_t srv = ::fork();
+        NETNS_CHECK(srv >= 0);
+        if (srv == 0) {
+            // The container: own netns, eth0 moved in by the parent, a TCP server on :80.
+            if (::unshare(CLONE_NEWNET) != 0) ::_exit(10);
+            char c = 'r';
+            if (::write(ready[1], &c, 1) != 1 || ::read(go[0], &c, 1) != 1) ::_exit(11);
+            if (!set_link_up("lo") || !add_address("eth0", "10.95.4.20/24")) ::_exit(12);
+            int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            int one = 1;
+            ::setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+            sockaddr_in sa{};
+            sa.sin_family = AF_INET;
+            sa.sin_port = htons(80);
+            if (::bind(ls, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(ls, 8) != 0) ::_exit(13);
+            if (::write(listening[1], &c, 1) != 1) ::_exit(14);
+            for (;;) {
+                int cfd = ::accept4(ls, nullptr, nullptr, SOCK_CLOEXEC);
+                if (cfd < 0) continue;
+                (void)!::write(cfd, "hello\n", 6);
+                ::close(cfd);
+            }
+        }
+        ::close(ready[1]);
+        ::close(go[0]);
+        ::close(listening[1]);
+        struct KillSrv {
+            pid_t pid;
+            ~KillSrv() {
+                ::kill(pid, SIGKILL);
+                ::waitpid(pid, nullptr, 0);
+            }
+        } kill_srv{srv};
+        char c;
+        NETNS_CHECK(::read(ready[0], &c, 1) == 1);
+        NETNS_OK(move_link_to_netns("lxmt-p4", srv, "eth0"));
+        NETNS_CHECK(::write(go[1], "g", 1) == 1);
+        NETNS_CHECK(::read(listening[0], &c, 1) == 1);
+
+        NftConfig cfg;
+        cfg.table = table_name();
+        NftBridge b;
+        b.bridge = "lxmt-br2";
+        b.ipv4_subnet = "10.95.4.0/24";
+        cfg.bridges.push_back(b);
+        NftForward f;
+        f.listen_port = 18080;  // wildcard
+        f.target_address = "10.95.4.20";
+        f.target_port = 80;
+        cfg.forwards.push_back(f);
+        f.listen_address = "127.0.0.1";
+        f.listen_port = 18081;
+        cfg.forwards.push_back(f);
+        NETNS_OK(nft_apply(cfg));
+
+        // Direct first (the path works), then through each forward.
+        std::string direct = fetch_banner("10.95.4.20", 80);
+        if (direct != "hello\n") return "direct: " + direct;
+        std::string lo = fetch_banner("127.0.0.1", 18081);
+        std::string wild_lo = fetch_banner("127.0.0.1", 18080);
+        std::string wild_br = fetch_banner("10.95.4.1", 18080);
+        std::string none = fetch_banner("127.0.0.1", 18082);
+        NETNS_OK(nft_delete_table(cfg.table));
+        std::string after = fetch_banner("127.0.0.1", 18081);
+        NETNS_OK(delete_link_if_exists("lxmt-h4"));
+        NETNS_OK(delete_link("lxmt-br2"));
+        if (lo != "hello\n") return "127.0.0.1:18081 → " + lo;
+        if (wild_lo != "hello\n") return "127.0.0.1:18080 → " + wild_lo;
+        if (wild_br != "hello\n") return "10.95.4.1:18080 → " + wild_br;
+        NETNS_CHECK(none != "hello\n");
+        NETNS_CHECK(after != "hello\n");
         return "";
     });
     EXPECT_EQ(err, "");

@@ -46,6 +46,28 @@ TEST(NetdNft, RenderBridgesAndForwards) {
     EXPECT_TRUE(has(t, "iifname \"lxmbr0\" udp dport 547 accept"));
     EXPECT_TRUE(has(t, "fib daddr type local ip daddr != 127.0.0.0/8 tcp dport 8080 dnat ip to 10.1.2.5:80"));
     EXPECT_TRUE(has(t, "ip daddr 192.0.2.7 udp dport 53 dnat ip to 10.1.2.6:5353"));
+    // From the host itself the wildcard includes loopback, with the 127/8 source masqueraded.
+    EXPECT_TRUE(has(t, "    meta nfproto ipv4 fib daddr type local tcp dport 8080 dnat ip to 10.1.2.5:80"));
+    EXPECT_TRUE(has(t, "ip saddr 127.0.0.0/8 ip daddr 10.1.2.5 tcp dport 80 masquerade"));
+    EXPECT_FALSE(has(t, "ip daddr 10.1.2.6 udp dport 5353 masquerade")) << "not a loopback forward";
+    // Containers get no path to 127/8 through a bridge; hairpin forwards are masqueraded.
+    EXPECT_TRUE(has(t, "iifname \"lxmbr0\" ip daddr 127.0.0.0/8 drop"));
+    EXPECT_TRUE(has(t, "iifname \"lxmbr0\" ip saddr 127.0.0.0/8 drop"));
+    EXPECT_TRUE(has(t, "iifname \"lxmbr0\" oifname \"lxmbr0\" ct status dnat masquerade"));
+}
+
+TEST(NetdNft, LoopbackListenOnlyInOutput) {
+    NftConfig cfg;
+    cfg.forwards.push_back(fwd("tcp", "127.0.0.1", 8081, "10.1.2.5", 80));
+    auto r = render_ruleset(cfg);
+    ASSERT_TRUE(r) << r.error().message();
+    auto pre = r->find("chain prerouting");
+    auto out = r->find("chain output");
+    auto rule = r->find("ip daddr 127.0.0.1 tcp dport 8081 dnat ip to 10.1.2.5:80");
+    ASSERT_NE(rule, std::string::npos) << *r;
+    EXPECT_GT(rule, out) << "only in output";
+    EXPECT_EQ(r->find("ip daddr 127.0.0.1", pre), rule);
+    EXPECT_TRUE(has(*r, "ip saddr 127.0.0.0/8 ip daddr 10.1.2.5 tcp dport 80 masquerade"));
 }
 
 TEST(NetdNft, RenderRejectsBadInput) {
@@ -60,8 +82,8 @@ TEST(NetdNft, RenderRejectsBadInput) {
     cfg.bridges.clear();
     cfg.forwards = {fwd("sctp", "", 1, "10.0.0.1", 1)};
     EXPECT_FALSE(render_ruleset(cfg));
-    cfg.forwards = {fwd("tcp", "127.0.0.1", 1, "10.0.0.1", 1)};
-    EXPECT_FALSE(render_ruleset(cfg)) << "loopback needs a relay";
+    cfg.forwards = {fwd("tcp", "::1", 1, "fd00::1", 1)};
+    EXPECT_FALSE(render_ruleset(cfg)) << "IPv6 loopback cannot be DNATed";
     cfg.forwards = {fwd("tcp", "fd00::1", 1, "10.0.0.1", 1)};
     EXPECT_FALSE(render_ruleset(cfg)) << "mixed families";
     cfg.forwards = {fwd("tcp", "", 1, "10.0.0.1; drop", 1)};
