@@ -127,8 +127,17 @@ TEST(NetdNetworkPriv, Lifecycle) {
         auto notices = mgr->take_notices();
         NETNS_CHECK(!notices.empty() && notices[0].find("IP forwarding") != std::string::npos);
 
-        auto other = mgr->create("lxmt-net1", {{"ipv4.address", "10.96.5.1/24"}, {"ipv4.nat", "false"}});
+        auto other = mgr->create("lxmt-net1", {{"ipv4.address", "10.96.5.1/24"}, {"ipv4.nat", "false"},
+                                               {"ipv6.address", "auto"}});
         NETNS_OK(other);
+        // IPv6: a ULA /64 was chosen, the bridge has it, dnsmasq runs with RA.
+        auto v6 = parse_ipv6_cidr(other->at("ipv6.address"));
+        NETNS_OK(v6);
+        NETNS_CHECK(v6->prefix == 64 && v6->addr[0] == 0xfd && other->at("ipv6.nat") == "true");
+        auto addrs1 = list_addresses("lxmt-net1");
+        NETNS_OK(addrs1);
+        NETNS_CHECK(std::find(addrs1->begin(), addrs1->end(), other->at("ipv6.address")) != addrs1->end());
+        NETNS_CHECK(dnsmasq_pid(opts.state_dir, "lxmt-net1").has_value());
         NETNS_CHECK(!overlaps(v4->network(), parse_ipv4_cidr("10.96.5.0/24").value()));
 
         auto br = get_link("lxmt-net0");
