@@ -1,0 +1,76 @@
+// DaemonState: what lxmd owns on disk, opened once at startup.
+//
+//   $LXM_DIR (default /var/lib/lxm), mode 0711
+//     unix.socket                    the API socket
+//     database/lxm.db                SqliteStore
+//     storage-pools/default/         the default pool (overlay driver)
+//     containers/<name>/             run dir of a running instance (0711: the
+//                                    container root walks through it): spec.json,
+//                                    monitor.sock, monitor.pid, exit-code
+//     logs/<name>/                   console.log, monitor.log
+//
+// Host id ranges for unprivileged instances come from a pool set by server
+// config keys (lxm.idmap.base, default 1000000; lxm.idmap.ranges, default 1000
+// ranges of 65536 ids); each instance's range is stored in its row.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "lxm/base/error.hpp"
+#include "store/config_maps.hpp"
+#include "store/pool_driver.hpp"
+#include "store/store.hpp"
+
+namespace lxm::core {
+
+std::string default_state_dir();  // $LXM_DIR or /var/lib/lxm
+
+struct StatePaths {
+    std::string root;
+    std::string socket() const { return root + "/unix.socket"; }
+    std::string database() const { return root + "/database/lxm.db"; }
+    std::string pool(const std::string& name = "default") const { return root + "/storage-pools/" + name; }
+    std::string run_dir(const std::string& instance) const { return root + "/containers/" + instance; }
+    std::string log_dir(const std::string& instance) const { return root + "/logs/" + instance; }
+    std::string spec_file(const std::string& instance) const { return run_dir(instance) + "/spec.json"; }
+    std::string monitor_socket(const std::string& instance) const { return run_dir(instance) + "/monitor.sock"; }
+};
+
+inline constexpr std::string_view kIdmapBaseKey = "lxm.idmap.base";
+inline constexpr std::string_view kIdmapRangesKey = "lxm.idmap.ranges";
+
+struct IdPool {
+    int64_t base = 1000000;
+    int64_t ranges = 1000;
+    int64_t size = 65536;
+    int64_t limit() const { return base + ranges * size; }
+};
+// The pool from the server config (defaults for missing keys; bad values are errors).
+base::Result<IdPool> id_pool_from_config(const store::ConfigMap& server_config);
+
+class DaemonState {
+public:
+    // Create the layout (modes as above), open the database and the default pool.
+    // monitor_bin: path of lxm-monitor.
+    static base::Result<std::unique_ptr<DaemonState>> open(const std::string& root, std::string monitor_bin);
+
+    const StatePaths& paths() const { return paths_; }
+    store::Store& store() { return *store_; }
+    store::PoolDriver& pool() { return *pool_; }
+    const std::string& monitor_bin() const { return monitor_bin_; }
+    const std::string& pool_name() const { return pool_name_; }
+
+    // The id pool as configured now (read from the database).
+    base::Result<IdPool> id_pool();
+
+private:
+    StatePaths paths_;
+    std::string monitor_bin_;
+    std::string pool_name_ = "default";
+    std::unique_ptr<store::Store> store_;
+    std::unique_ptr<store::PoolDriver> pool_;
+};
+
+}  // namespace lxm::core

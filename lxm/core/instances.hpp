@@ -1,0 +1,140 @@
+// Instances: the life cycle of containers, orchestrated over the store (rows),
+// the pool (root volumes), the image catalogue and the runtime (one detached
+// lxm-monitor per running container, which outlives lxmd).
+//
+// All-or-nothing: create and delete are built with a Reverter and bracketed by
+// marker keys in the row (volatile.lxm.creating / volatile.lxm.deleting), so
+// that a kill -9 at any point leaves either a complete instance (row, root
+// volume, backup file) or, after reconcile() at the next start, nothing.
+//
+// Locking: one mutex per instance name (NameLocks); methods that change an
+// instance take it, reads do not. Slow methods (create, start, stop, ...) block
+// and are meant to run on the blocking executor inside an operation.
+//
+// Errors: user mistakes are http 400/404/409 (apitypes::http_error); others
+// are plain Errors (500 unless the errno table says otherwise).
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lxm/apitypes/instance.hpp"
+#include "lxm/base/error.hpp"
+#include "lxm/base/unique_fd.hpp"
+#include "lxm/core/config_keys.hpp"
+#include "lxm/core/daemon_state.hpp"
+#include "lxm/core/images.hpp"
+#include "lxm/core/instance_locks.hpp"
+#include "lxm/runtime/monitor_client.hpp"
+#include "store/backup_file.hpp"
+#include "store/instances.hpp"
+
+namespace lxm::core {
+
+// action ("instance-started"), instance name, context.
+using LifecycleFn = std::function<void(const std::string& action, const std::string& name, const nlohmann::json& ctx)>;
+
+// A root to resolve container paths in (files API): an O_PATH directory fd that
+// is "/" of the container, and how host ids map to container ids.
+struct InstanceRoot {
+    base::UniqueFd root;   // O_PATH|O_DIRECTORY
+    base::UniqueFd mount;  // for a stopped instance: the detached mount that backs root
+    bool privileged = false;
+    uint32_t id_base = 0, id_size = 0;
+    // Host id for a container id (identity for privileged instances).
+    uint32_t host_uid(uint32_t inside) const { return privileged ? inside : id_base + inside; }
+    // Container id for a host id (ids outside the range are shown as they are).
+    uint32_t inside_id(uint32_t host) const {
+        return (!privileged && host >= id_base && host - id_base < id_size) ? host - id_base : host;
+    }
+};
+
+class Instances {
+public:
+    Instances(DaemonState& state, Images& images);
+
+    void set_lifecycle(LifecycleFn fn) { lifecycle_ = std::move(fn); }
+
+    // ---- reads (no lock) ----
+    base::Result<std::vector<std::string>> names();
+    // full: with state, snapshots and backups (recursion=2 / container_full).
+    base::Result<apitypes::Instance> get(const std::string& name, bool full = false);
+    base::Result<std::vector<apitypes::Instance>> list(bool full);
+    base::Result<apitypes::InstanceState> state(const std::string& name);
+    // The writable part, for ETags (LXD hashes the same fields).
+    base::Result<nlohmann::json> etag_state(const std::string& name);
+
+    // ---- changes ----
+    // Everything about a create request that can be checked without doing it (http 400/404/409).
+    base::Result<void> check_create(const apitypes::InstancesPost& req);
+    base::Result<void> create(const apitypes::InstancesPost& req, const Progress& progress);
+    base::Result<void> update(const std::string& name, const apitypes::InstancePut& put);
+    base::Result<void> rename(const std::string& name, const std::string& new_name);
+    base::Result<void> remove(const std::string& name);
+
+    base::Result<void> start(const std::string& name);
+    base::Result<void> stop(const std::string& name, int timeout_s, bool force);
+    base::Result<void> restart(const std::string& name, int timeout_s, bool force);
+    base::Result<void> freeze(const std::string& name);
+    base::Result<void> unfreeze(const std::string& name);
+
+    // ---- running instances ----
+    base::Result<runtime::ExecHandle> exec(const std::string& name, runtime::ExecRequest req, const int stdio[3]);
+    base::Result<void> signal_command(const std::string& name, pid_t pid, int sig);
+    // A stream socket proxied to the console pty.
+    base::Result<base::UniqueFd> console(const std::string& name, unsigned rows, unsigned cols);
+    base::Result<std::string> console_log(const std::string& name);
+    base::Result<void> clear_console_log(const std::string& name);
+    // Files under logs/<name>/ (names only) and one of them.
+    base::Result<std::vector<std::string>> log_files(const std::string& name);
+    base::Result<std::string> log_file(const std::string& name, const std::string& file);
+    // Run fn with the container's "/" for the files API (running: through
+    // /proc/<init>/root; stopped: a private detached mount of its root volume,
+    // never attached anywhere), holding the instance lock.
+    base::Result<void> with_root(const std::string& name, const std::function<base::Result<void>(const InstanceRoot&)>& fn);
+
+    // Rewrite the instance's backup file (after a change of one of its profiles).
+    base::Result<void> rewrite_backup(const std::string& name);
+
+    // ---- startup ----
+    // Finish or undo half-made instances, rewrite missing backup files, set the
+    // wanted status from the monitors (a running container stays running).
+    base::Result<void> reconcile();
+    // Start what should run and does not: boot.autostart=true, or boot.autostart
+    // unset and last wanted running (LXD's rule). Failures are logged.
+    void autostart();
+    // Re-insert instances whose rows are missing from their backup files.
+    base::Result<store::RecoverReport> recover(bool dry_run = false);
+
+    struct Loaded {
+        store::InstanceRecord rec;
+        ConfigMap expanded_config;
+        DeviceMap expanded_devices;
+    };
+
+private:
+    base::Result<Loaded> load(const std::string& name);
+    base::Result<std::optional<runtime::MonitorClient>> monitor(const std::string& name);
+    base::Result<nlohmann::json> monitor_state(const std::string& name);
+    base::Result<void> start_locked(const std::string& name);
+    base::Result<void> stop_locked(const std::string& name, int timeout_s, bool force);
+    base::Result<void> delete_locked(const store::InstanceRecord& rec);
+    base::Result<void> write_backup(const std::string& name);
+    std::string backup_path(const std::string& name) const;
+    base::Result<InstanceRoot> open_root(const Loaded& inst);
+    apitypes::Instance to_api(const Loaded& inst, const nlohmann::json& monitor_state) const;
+    void emit(const std::string& action, const std::string& name, const nlohmann::json& ctx = nullptr) const;
+
+    DaemonState& state_;
+    Images& images_;
+    NameLocks locks_;
+    LifecycleFn lifecycle_;
+};
+
+}  // namespace lxm::core
