@@ -1,5 +1,140 @@
+// lxmd: the lxm daemon. Runs in the foreground, logs to stderr, serves the
+// LXD-shaped API on $LXM_DIR/unix.socket. Containers are supervised by their
+// own lxm-monitor processes: stopping or killing lxmd never stops them, and at
+// start lxmd reconciles the database with what runs.
+//
+//   lxmd [--debug] [--state-dir DIR] [--group GROUP] [--recover]
+//
+// --recover: re-insert instances whose database rows are missing, from the
+// backup file each instance keeps beside its root volume, print what was
+// done, and exit (the API offers the same as POST /internal/recover).
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
-int main() {
-    std::fprintf(stderr, "lxmd: not implemented yet\n");
-    return 1;
+#include <string>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "lxm/api/api.hpp"
+#include "lxm/api/daemon_routes.hpp"
+#include "lxm/base/log.hpp"
+#include "lxm/core/daemon_state.hpp"
+#include "lxm/core/images.hpp"
+#include "lxm/core/instances.hpp"
+#include "lxm/core/profiles.hpp"
+
+using namespace lxm;
+
+namespace {
+
+std::string self_dir() {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return ".";
+    std::string p(buf, static_cast<size_t>(n));
+    return p.substr(0, p.rfind('/'));
+}
+
+void init_log(bool debug) {
+    auto logger = spdlog::stderr_logger_mt("lxmd");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e lxmd[%P] %l: %v");
+    logger->set_level(debug ? spdlog::level::debug : spdlog::level::info);
+    logger->flush_on(spdlog::level::debug);
+    spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"lxmd: the lxm daemon (LXD-compatible API on a unix socket)"};
+    bool debug = false, recover = false;
+    std::string state_dir = core::default_state_dir();
+    std::string group;
+    app.add_flag("--debug", debug, "Log at debug level");
+    app.add_option("--state-dir", state_dir, "State directory (default $LXM_DIR or /var/lib/lxm)");
+    app.add_option("--group", group, "Group that may use the API socket (mode 0660)");
+    app.add_flag("--recover", recover, "Rebuild missing database rows from the instances' backup files, then exit");
+    CLI11_PARSE(app, argc, argv);
+
+    init_log(debug);
+    // Signals are taken synchronously by the main thread; every thread inherits this mask.
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    ::umask(022);
+
+    std::string monitor_bin = self_dir() + "/lxm-monitor";
+    if (::access(monitor_bin.c_str(), X_OK) != 0) {
+        LXM_ERROR("cannot find lxm-monitor at {}", monitor_bin);
+        return 1;
+    }
+    auto state = core::DaemonState::open(state_dir, monitor_bin);
+    if (!state) {
+        LXM_ERROR("cannot open state dir {}: {}", state_dir, state.error().message());
+        return 1;
+    }
+    core::Images images(**state);
+    // Stand-in image source until the image store lands: the recipes (see lxm/core/images.hpp).
+    if (auto r = images.register_builtin(); !r) LXM_WARN("built-in images not registered: {}", r.error().message());
+    core::Instances instances(**state, images);
+    core::Profiles profiles(**state, instances);
+
+    if (recover) {
+        auto rep = instances.recover(false);
+        if (!rep) {
+            LXM_ERROR("recover: {}", rep.error().message());
+            return 1;
+        }
+        for (const auto& r : rep->recovered) std::printf("recovered %s\n", r.name.c_str());
+        for (const auto& p : rep->present) std::printf("present %s\n", p.c_str());
+        for (const auto& [p, e] : rep->failed) std::printf("failed %s: %s\n", p.c_str(), e.message().c_str());
+        return rep->failed.empty() ? 0 : 2;
+    }
+
+    // Half-made instances are finished or removed before anyone can see them.
+    if (auto r = instances.reconcile(); !r) {
+        LXM_ERROR("reconcile: {}", r.error().message());
+        return 1;
+    }
+
+    api::Api api;
+    api::DaemonRoutes ctx{**state, images, instances, profiles};
+    api::register_daemon_routes(api, ctx);
+    const std::string sock = (*state)->paths().socket();
+    if (auto r = api.listen_unix(sock); !r) {
+        LXM_ERROR("cannot listen on {}: {}", sock, r.error().message());
+        return 1;
+    }
+    if (!group.empty()) {
+        struct group* g = ::getgrnam(group.c_str());
+        if (!g) {
+            LXM_ERROR("unknown group {}", group);
+            return 1;
+        }
+        if (::chown(sock.c_str(), 0, g->gr_gid) != 0) LXM_WARN("chown {}: {}", sock, std::strerror(errno));
+    }
+    api.start();
+    LXM_INFO("lxmd {} listening on {} (state {})", LXM_VERSION, sock, state_dir);
+
+    std::thread autostart([&instances] { instances.autostart(); });
+
+    int sig = 0;
+    for (;;) {
+        if (::sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGHUP) continue;
+        break;
+    }
+    LXM_INFO("signal {}: shutting down (containers keep running)", sig);
+    api.stop(std::chrono::seconds(5));
+    autostart.join();
+    LXM_INFO("stopped");
+    return 0;
 }

@@ -1,0 +1,203 @@
+// /1.0/instances: list, create, get, update, rename, delete, state,
+// snapshots (read-only until the snapshot engine lands) and backups ([]).
+#include <nlohmann/json.hpp>
+
+#include "lxm/api/daemon_routes.hpp"
+#include "lxm/apitypes/http_error.hpp"
+#include "lxm/apitypes/instance.hpp"
+#include "lxm/core/config_keys.hpp"
+#include "lxm/core/names.hpp"
+
+namespace lxm::api {
+
+using apitypes::http_error;
+using base::Result;
+
+namespace {
+
+std::string instance_url(const std::string& name) { return "/1.0/instances/" + url_encode(name); }
+
+void add(Api& api, std::string_view method, std::string_view pattern, Handler h, bool blocking = true,
+         size_t limit = kJsonBodyLimit) {
+    Route r;
+    r.handler = std::move(h);
+    r.blocking = blocking;
+    r.body_limit = limit;
+    api.router().add(method, pattern, std::move(r));
+}
+
+OperationSpec task(std::string description, const std::string& name) {
+    OperationSpec s;
+    s.description = std::move(description);
+    s.resources = {{"instances", {instance_url(name)}}};
+    return s;
+}
+
+Result<Response> start_op(Api& api, OperationSpec spec) {
+    LXM_TRY(auto op, api.operations().create(std::move(spec)));
+    return Response::async(op->snapshot());
+}
+
+// The instance as the client's URL space shows it, filtered.
+json instance_json(const apitypes::Instance& i) { return json(i); }
+
+}  // namespace
+
+void register_instance_routes(Api& api, DaemonRoutes& ctx) {
+    auto& inst = ctx.instances;
+
+    add(api, "GET", "/1.0/instances", [&inst](const Request& req) -> Result<Response> {
+        int rec = req.recursion();
+        if (rec <= 0 && !req.filter) {
+            LXM_TRY(auto names, inst.names());
+            json out = json::array();
+            for (const auto& n : names) out.push_back(req.url(instance_url(n)));
+            return Response::sync(out);
+        }
+        LXM_TRY(auto list, inst.list(rec >= 2));
+        json out = json::array();
+        for (const auto& i : list) {
+            json j = instance_json(i);
+            if (req.filter && !req.filter->matches(j)) continue;
+            if (rec <= 0) out.push_back(req.url(instance_url(i.name)));
+            else out.push_back(std::move(j));
+        }
+        return Response::sync(out);
+    });
+
+    add(api, "POST", "/1.0/instances", [&api, &inst](const Request& req) -> Result<Response> {
+        LXM_TRY(auto post, req.body_as<apitypes::InstancesPost>());
+        LXM_TRY_VOID(inst.check_create(post));  // 400/404/409 before any operation exists
+        auto spec = task("Creating instance", post.name);
+        spec.run = [&inst, post](OperationContext& c) -> Result<void> {
+            return inst.create(post, [&c](const json& patch) { c.update_metadata(patch); });
+        };
+        return start_op(api, std::move(spec));
+    });
+
+    add(api, "GET", "/1.0/instances/{name}", [&inst](const Request& req) -> Result<Response> {
+        const auto& name = req.param("name");
+        LXM_TRY(auto i, inst.get(name, req.recursion() >= 1));
+        LXM_TRY(json etag, inst.etag_state(name));
+        return Response::sync_etag(instance_json(i), etag_hash(etag));
+    });
+
+    add(api, "PUT", "/1.0/instances/{name}", [&api, &inst](const Request& req) -> Result<Response> {
+        const auto name = req.param("name");
+        LXM_TRY(auto put, req.body_as<apitypes::InstancePut>());
+        LXM_TRY(json cur, inst.etag_state(name));
+        LXM_TRY_VOID(etag_check(req, cur));
+        if (!put.restore.empty()) return http_error(501, "Snapshot restore is not implemented yet");
+        // Validate now (a bad key is a 400 on the request, not a failed operation).
+        LXM_TRY_VOID(core::merge_user_config(cur["config"].get<core::ConfigMap>(), put.config));
+        LXM_TRY_VOID(core::validate_devices(put.devices));
+        auto spec = task("Updating instance", name);
+        spec.run = [&inst, name, put](OperationContext&) { return inst.update(name, put); };
+        return start_op(api, std::move(spec));
+    });
+
+    add(api, "PATCH", "/1.0/instances/{name}", [&inst](const Request& req) -> Result<Response> {
+        const auto name = req.param("name");
+        const auto& body = req.json_body();
+        if (!body) return std::unexpected(body.error());
+        if (!body->is_object()) return http_error(400, "The request body must be a JSON object");
+        LXM_TRY(json cur, inst.etag_state(name));
+        LXM_TRY_VOID(etag_check(req, cur));
+        json merged = cur;
+        for (const auto& [k, v] : body->items()) {
+            if ((k == "config" || k == "devices") && v.is_object()) {
+                for (const auto& [ck, cv] : v.items()) merged[k][ck] = cv;
+            } else {
+                merged[k] = v;
+            }
+        }
+        auto put = apitypes::parse_as<apitypes::InstancePut>(merged);
+        if (!put) return http_error(400, put.error().context);
+        LXM_TRY_VOID(inst.update(name, *put));
+        return Response::empty();
+    });
+
+    add(api, "DELETE", "/1.0/instances/{name}", [&api, &inst](const Request& req) -> Result<Response> {
+        const auto name = req.param("name");
+        LXM_TRY(auto st, inst.state(name));
+        if (st.status != "Stopped") return http_error(400, "Instance is running");
+        auto spec = task("Deleting instance", name);
+        spec.run = [&inst, name](OperationContext&) { return inst.remove(name); };
+        return start_op(api, std::move(spec));
+    });
+
+    add(api, "POST", "/1.0/instances/{name}", [&api, &inst](const Request& req) -> Result<Response> {
+        const auto name = req.param("name");
+        LXM_TRY(auto post, req.body_as<apitypes::InstancePost>());
+        if (post.migration) return http_error(501, "Migration is not implemented yet");
+        LXM_TRY(auto st, inst.state(name));
+        if (st.status != "Stopped") return http_error(400, "Renaming of running instance not allowed");
+        LXM_TRY_VOID(core::validate_instance_name(post.name));
+        auto spec = task("Renaming instance", name);
+        spec.run = [&inst, name, to = post.name](OperationContext&) { return inst.rename(name, to); };
+        return start_op(api, std::move(spec));
+    });
+
+    add(api, "GET", "/1.0/instances/{name}/state", [&inst](const Request& req) -> Result<Response> {
+        LXM_TRY(auto st, inst.state(req.param("name")));
+        return Response::sync(json(st));
+    });
+
+    add(api, "PUT", "/1.0/instances/{name}/state", [&api, &inst](const Request& req) -> Result<Response> {
+        const auto name = req.param("name");
+        LXM_TRY(auto put, req.body_as<apitypes::InstanceStatePut>());
+        LXM_TRY(auto cur, inst.state(name));  // 404 before an operation exists
+        (void)cur;
+        std::function<Result<void>()> work;
+        std::string what;
+        if (put.action == "start") {
+            what = "Starting instance";
+            work = [&inst, name] { return inst.start(name); };
+        } else if (put.action == "stop") {
+            what = "Stopping instance";
+            work = [&inst, name, put] { return inst.stop(name, put.timeout, put.force); };
+        } else if (put.action == "restart") {
+            what = "Restarting instance";
+            work = [&inst, name, put] { return inst.restart(name, put.timeout, put.force); };
+        } else if (put.action == "freeze") {
+            what = "Freezing instance";
+            work = [&inst, name] { return inst.freeze(name); };
+        } else if (put.action == "unfreeze") {
+            what = "Unfreezing instance";
+            work = [&inst, name] { return inst.unfreeze(name); };
+        } else {
+            return http_error(400, "Unknown action \"" + put.action.substr(0, 32) +
+                                       "\" (start, stop, restart, freeze, unfreeze)");
+        }
+        if (put.stateful) return http_error(400, "Stateful start/stop is not supported");
+        auto spec = task(what, name);
+        spec.run = [work](OperationContext&) { return work(); };
+        return start_op(api, std::move(spec));
+    });
+
+    // Snapshots: listed from the database; taking them waits for the snapshot engine (issue 4).
+    add(api, "GET", "/1.0/instances/{name}/snapshots", [&inst](const Request& req) -> Result<Response> {
+        const auto name = req.param("name");
+        LXM_TRY(auto i, inst.get(name, true));
+        json out = json::array();
+        for (const auto& s : i.snapshots.value_or(std::vector<apitypes::InstanceSnapshot>{})) {
+            if (req.recursion() >= 1) out.push_back(json(s));
+            else out.push_back(req.url(instance_url(name) + "/snapshots/" + url_encode(s.name)));
+        }
+        return Response::sync(out);
+    });
+    add(api, "POST", "/1.0/instances/{name}/snapshots", [&inst](const Request& req) -> Result<Response> {
+        LXM_TRY(auto st, inst.state(req.param("name")));
+        (void)st;
+        return http_error(501, "Snapshots are not implemented yet");
+    });
+
+    // Backups: none (export/import of backups is not implemented); lxc info needs the route.
+    add(api, "GET", "/1.0/instances/{name}/backups", [&inst](const Request& req) -> Result<Response> {
+        LXM_TRY(auto st, inst.state(req.param("name")));
+        (void)st;
+        return Response::sync(json::array());
+    });
+}
+
+}  // namespace lxm::api
