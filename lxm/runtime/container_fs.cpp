@@ -125,6 +125,13 @@ Result<void> setup_cgroup(int root_fd, const ContainerFsOptions& o) {
         }
         LXM_TRY_VOID(mount_at(root_fd, m.target, true, m.source, m.fstype, m.flags, m.data));
     }
+    // The tmpfs that holds the hierarchies becomes read-only once they are in place.
+    if (!o.cgroup.empty() && o.cgroup.front().fstype == "tmpfs") {
+        const auto& t = o.cgroup.front();
+        LXM_TRY(UniqueFd fd, target_in(root_fd, t.target, true));
+        LXM_TRY_VOID(base::wrap(mount_fs("", base::fd_path(fd.get()), "", MS_REMOUNT | MS_RDONLY | t.flags, t.data),
+                                "read-only " + t.target));
+    }
     return {};
 }
 

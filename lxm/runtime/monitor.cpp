@@ -20,6 +20,7 @@
 #include "lxm/base/log.hpp"
 #include "lxm/runtime/apparmor.hpp"
 #include "lxm/runtime/caps.hpp"
+#include "lxm/runtime/cgroup_join.hpp"
 #include "lxm/runtime/fd_msg.hpp"
 #include "lxm/runtime/idmap.hpp"
 #include "lxm/runtime/mount.hpp"
@@ -382,7 +383,11 @@ void Monitor::handle_request(int fd) {
         t.init_pid = init_.pid;
         t.init_pidfd = init_.pidfd.get();
         t.user_ns = !spec_.privileged;
-        t.join_cgroup = [this](pid_t pid) { return cgroup_->attach(payload_cg_, pid); };
+        // Where init is (systemd moves itself to init.scope); the payload root if that fails.
+        t.join_cgroup = [this](pid_t pid) -> Result<void> {
+            if (join_cgroups_of(init_.pid, pid, cgroup_->layout())) return {};
+            return cgroup_->attach(payload_cg_, pid);
+        };
         t.confine = [this]() -> Result<void> {
             if (!apparmor_profile_.empty()) LXM_TRY_VOID(apparmor_change_onexec(apparmor_profile_));
             std::vector<cap_value_t> drop(cap_drop_.begin(), cap_drop_.end());

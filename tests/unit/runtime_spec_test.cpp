@@ -126,3 +126,23 @@ TEST(Start, InitEnvironmentMarksTheContainer) {
     EXPECT_EQ(env.front(), "container=lxm");
     EXPECT_NE(std::find(env.begin(), env.end(), "FOO=bar"), env.end());
 }
+
+#include "lxm/runtime/cgroup_join.hpp"
+
+TEST(CgroupJoin, MapsProcCgroupLinesToHostDirs) {
+    std::string mountinfo =
+        "30 25 0:26 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"
+        "31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+        "32 30 0:28 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,name=systemd\n"
+        "33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+        "34 30 0:30 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n";
+    auto layout = CgroupLayout::parse(mountinfo);
+    ASSERT_TRUE(layout) << layout.error().message();
+    auto dirs = cgroup_dirs_of("4:pids:/lxm/c1\n3:cpu,cpuacct:/lxm/c1\n1:name=systemd:/lxm/c1/init.scope\n"
+                               "0::/lxm/c1/init.scope\n9:evil:/../../x\n",
+                               *layout);
+    std::vector<std::string> want = {"/sys/fs/cgroup/pids/lxm/c1", "/sys/fs/cgroup/cpu,cpuacct/lxm/c1",
+                                     "/sys/fs/cgroup/systemd/lxm/c1/init.scope",
+                                     "/sys/fs/cgroup/unified/lxm/c1/init.scope"};
+    EXPECT_EQ(dirs, want);
+}
