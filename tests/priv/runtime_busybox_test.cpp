@@ -286,3 +286,24 @@ TEST(RuntimeBusybox, CgroupLimitsReachTheKernel) {
     ASSERT_TRUE(r && r->code == 0) << (r ? r->err : r.error().message());
     EXPECT_EQ(r->out, "64\n");
 }
+
+TEST(RuntimeBusybox, StepFailingMidStartLeavesNothing) {
+    TestContainer c("busybox", "bb12");
+    REQUIRE_CONTAINER(c);
+    // The network step runs after clone, maps and cgroup: a missing host link fails it there.
+    c.spec().net_links = {"lxmt-nolink0=eth0"};
+    auto l = c.start();
+    ASSERT_FALSE(l);
+    EXPECT_NE(l.error().message().find("lxmt-nolink0"), std::string::npos) << l.error().message();
+    EXPECT_FALSE(any_cgroup_dir_exists(c, "bb12"));
+    EXPECT_FALSE(any_cgroup_dir_exists(c, "bb12.monitor"));
+    EXPECT_FALSE(lxm::base::path_exists(c.spec().monitor_socket()));
+    EXPECT_FALSE(c.monitor_alive());
+    // No process of the container is left: nothing runs with its host uid.
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+        std::string n = e.path().filename();
+        if (n.find_first_not_of("0123456789") != std::string::npos) continue;
+        EXPECT_NE(proc_uid(std::stoi(n)), c.host_base()) << "pid " << n;
+    }
+}
+
