@@ -3,6 +3,7 @@
 // with If-Match, wait if the server answers with an operation.
 #include "lxm/cli/commands.hpp"
 #include "lxm/cli/format.hpp"
+#include "lxm/cli/yaml.hpp"
 
 namespace lxm::cli {
 
@@ -52,10 +53,13 @@ base::Result<void> update(Context& ctx, const std::string& url, bool profile,
     return put_with_etag(ctx, url, w, got.second);
 }
 
+// The edited definition: YAML (JSON is YAML too), config/device values as strings.
 base::Result<json> parse_edited(const std::string& text) {
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return user_error("the edited text is not a JSON object");
-    return j;
+    auto j = parse_yaml(text);
+    if (!j) return user_error(j.error().context);
+    if (!j->is_object()) return user_error("the edited text is not a YAML mapping");
+    stringify_config(*j);
+    return *j;
 }
 
 struct ConfigOpts {
@@ -138,12 +142,12 @@ void add_config(CLI::App& app, Context& ctx, Action& chosen) {
     {
         auto o = std::make_shared<ConfigOpts>();
         auto* sub = config->add_subcommand(
-            "edit", "Edit an instance's configuration as JSON in $EDITOR (or read it from stdin)");
+            "edit", "Edit an instance's configuration as YAML in $EDITOR (or read it from stdin)");
         sub->add_option("name", o->target, "Instance")->required();
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             std::string url = instance_url(o->target);
             LXM_TRY(auto got, get_with_etag(ctx, url));
-            LXM_TRY(auto text, edit_text(instance_writable(got.first).dump(4) + "\n"));
+            LXM_TRY(auto text, edit_text(to_yaml(instance_writable(got.first))));
             LXM_TRY(auto edited, parse_edited(text));
             LXM_TRY_VOID(put_with_etag(ctx, url, edited, got.second));
             return 0;
@@ -232,12 +236,12 @@ void add_profile(CLI::App& app, Context& ctx, Action& chosen) {
     }
     {
         auto o = std::make_shared<ProfileOpts>();
-        auto* sub = profile->add_subcommand("edit", "Edit a profile as JSON in $EDITOR (or read it from stdin)");
+        auto* sub = profile->add_subcommand("edit", "Edit a profile as YAML in $EDITOR (or read it from stdin)");
         sub->add_option("name", o->name, "Profile")->required();
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             std::string url = profile_url(o->name);
             LXM_TRY(auto got, get_with_etag(ctx, url));
-            LXM_TRY(auto text, edit_text(profile_writable(got.first).dump(4) + "\n"));
+            LXM_TRY(auto text, edit_text(to_yaml(profile_writable(got.first))));
             LXM_TRY(auto edited, parse_edited(text));
             LXM_TRY_VOID(put_with_etag(ctx, url, edited, got.second));
             return 0;

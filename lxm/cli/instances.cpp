@@ -42,7 +42,7 @@ base::Result<std::string> edit_text(const std::string& initial) {
         std::string all((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
         return all;
     }
-    char tmpl[] = "/tmp/lxm_editor_XXXXXX.json";
+    char tmpl[] = "/tmp/lxm_editor_XXXXXX.yaml";
     int fd = ::mkstemps(tmpl, 5);
     if (fd < 0) return base::errno_error("create a temporary file");
     base::Defer cleanup([&] { ::unlink(tmpl); });
