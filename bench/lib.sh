@@ -215,17 +215,18 @@ lxd_setup() {
   LXD_PID=$!
   on_exit "lxd_teardown"
   timeout 120 lxd waitready || die "LXD did not get ready (see $BENCH_WORK/lxd.log)"
+  lxc list > /dev/null 2>&1 || true  # the client's first-use greeting goes here
   local pools="
 - name: default
   driver: dir"
   if [ "${1:-}" = btrfs ]; then
     command -v mkfs.btrfs >/dev/null || die "btrfs-progs not installed"
-    truncate -s 8G "$BENCH_WORK/btrfs.img"
+    # No source: LXD makes the loop file itself, $LXD_DIR/disks/btrfs.img.
     pools+="
 - name: btrfs
   driver: btrfs
   config:
-    source: $BENCH_WORK/btrfs.img"
+    size: 8GiB"
   fi
   lxd init --preseed > "$BENCH_WORK/lxd-init.log" 2>&1 <<EOF || die "lxd init --preseed failed: $(cat "$BENCH_WORK/lxd-init.log")"
 config: {}
@@ -264,7 +265,7 @@ lxd_teardown() {
   wait "$LXD_PID" 2>/dev/null
   umount_below "$LXD_DIR"
   local loop
-  for loop in $(losetup -j "$BENCH_WORK/btrfs.img" -O NAME -n 2>/dev/null); do losetup -d "$loop"; done
+  for loop in $(losetup -j "$LXD_DIR/disks/btrfs.img" -O NAME -n 2>/dev/null); do losetup -d "$loop"; done
   LXD_PID=
 }
 lxd_init_pid() { lxc query "/1.0/instances/$1/state" | jq -r .pid; }
