@@ -16,8 +16,8 @@ namespace lxm::core {
 namespace {
 
 std::string trim(std::string s) {
-    auto b = s.find_first_not_of(" \t\r");
-    auto e = s.find_last_not_of(" \t\r");
+    auto b = s.find_first_not_of(" \t\r\n");
+    auto e = s.find_last_not_of(" \t\r\n");
     return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
@@ -171,7 +171,6 @@ base::Result<void> Images::ensure_in_pool(const store::ImageRecord& image, const
         LXM_TRY_VOID(base::spawn_checked(cp));
         return {};
     }));
-    if (progress) progress({{"download_progress", nullptr}});
     return {};
 }
 
