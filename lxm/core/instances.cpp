@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -551,13 +552,23 @@ Result<void> Instances::stop_locked(const std::string& name, int timeout_s, bool
     LXM_TRY(Loaded l, load(name));
     LXM_TRY(auto mc, monitor(name));
     if (!mc) return http_error(400, "The instance is already stopped");
+    // The monitor cleans up (socket, cgroups) after it replied: hold a pidfd to wait for its exit,
+    // so that a start right after this one finds nothing left of the old run.
+    base::UniqueFd monitor_pidfd;
+    if (auto st = mc->state(); st && st->value("monitor_pid", 0) > 0)
+        monitor_pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, st->value("monitor_pid", 0), 0)));
     // Stopping waits as long as the monitor needs (graceful timeout + kill): no receive timeout.
     set_timeouts(mc->fd(), 0);
     int t = timeout_s < 0 ? 600 : timeout_s;
     LXM_TRY(int code, base::wrap(mc->stop(t, force), "stop instance " + name));
     LXM_INFO("instance {} stopped (init exit {})", name, code);
-    // The monitor removes its socket just after replying; wait briefly so a following start finds it gone.
-    for (int i = 0; i < 100 && base::path_exists(state_.paths().monitor_socket(name)); ++i) ::usleep(10000);
+    if (monitor_pidfd) {
+        pollfd p{monitor_pidfd.get(), POLLIN, 0};
+        while (::poll(&p, 1, 30000) < 0 && errno == EINTR) {
+        }
+    } else {
+        for (int i = 0; i < 100 && base::path_exists(state_.paths().monitor_socket(name)); ++i) ::usleep(10000);
+    }
     LXM_TRY_VOID(state_.store().transaction(
         [&](store::Transaction& tx) { return store::set_instance_status_wanted(tx, kProject, name, "stopped"); }));
     emit("instance-stopped", name);
