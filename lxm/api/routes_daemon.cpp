@@ -108,8 +108,8 @@ void register_daemon_routes(Api& api, DaemonRoutes& ctx) {
         api.events().emit_lifecycle(action, "/1.0/instances/" + url_encode(name), c);
     });
     // Only what these routes really implement (LXD-API.md §2.7).
-    for (const char* e : {"instances", "container_full", "container_backup", "container_exec_user_group_cwd",
-                          "etag", "patch", "profiles"})
+    for (const char* e : {"instances", "container_full", "container_backup", "container_exec_user_group_cwd", "console",
+                          "patch"})
         api.server_info().extensions.push_back(e);
 }
 

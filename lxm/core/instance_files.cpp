@@ -24,8 +24,10 @@ struct Split {
     std::string leaf;    // one component, not "." or ".."
 };
 
-Result<Split> split_path(const std::string& path) {
-    if (path.empty() || path[0] != '/') return http_error(400, "The path must be absolute");
+Result<Split> split_path(const std::string& path_in) {
+    if (path_in.empty()) return http_error(400, "Missing path");
+    // Clients (lxc file pull) may send "root/x": paths are always taken from the container's "/".
+    const std::string path = path_in[0] == '/' ? path_in : "/" + path_in;
     if (path.size() > 4096) return http_error(400, "The path is too long");
     if (path.find('\0') != std::string::npos) return http_error(400, "The path contains a NUL byte");
     std::string p = path;
@@ -52,6 +54,7 @@ base::Unexpected map_errno(const base::Error& e, const std::string& path) {
 Result<FileEntry> read_instance_path(const InstanceRoot& root, const std::string& path) {
     LXM_TRY(Split sp, split_path(path));
     (void)sp;
+    // RESOLVE_IN_ROOT: a relative path resolves from the root fd like an absolute one.
     auto probe = base::open_in_root(root.root.get(), path, O_PATH | O_NOFOLLOW);
     if (!probe) return map_errno(probe.error(), path);
     struct stat st {};
