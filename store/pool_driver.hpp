@@ -37,14 +37,14 @@ namespace lxm::store {
 
 // What the runtime Spec needs to mount an instance's root.
 struct InstanceRootfs {
-    std::string rootfs;     // lower (overlay) or the whole tree (btrfs, dir); unshifted
-    std::string upper_dir;  // overlay only: the instance's own changes, owned by its host ids
-    std::string work_dir;   // overlay only
+    std::string rootfs{};     // lower (overlay) or the whole tree (btrfs, dir); unshifted
+    std::string upper_dir{};  // overlay only: the instance's own changes, owned by its host ids
+    std::string work_dir{};   // overlay only
 };
 
 struct PoolUsage {
     uint64_t used_bytes = 0;
-    std::optional<uint64_t> total_bytes;
+    std::optional<uint64_t> total_bytes{};
 };
 
 class PoolDriver {
@@ -87,6 +87,7 @@ public:
     virtual std::vector<std::string> list_snapshots(const std::string& name) const = 0;
 
     // A directory beside the instance's root for small files of its own (backup.yaml, templates state).
+    // The driver's own entries there: rootfs/ or upper/ work/ lower/, image, ids, snapshots/.
     virtual std::string instance_dir(const std::string& name) const = 0;
     virtual base::Result<PoolUsage> usage() const = 0;
     virtual base::Result<uint64_t> instance_usage(const std::string& name) const = 0;
