@@ -14,7 +14,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -205,12 +207,20 @@ Result<void> run_exec(OperationContext& ctx, core::Instances& inst, const std::s
         auto c = runtime::wait_exec(*h);
         // Output still in the pipes is drained; a background process keeping them open
         // gets up to 2 s more before the streams end.
+        std::mutex drain_mu;
+        std::condition_variable drain_cv;
+        bool drained = false;
         auto deadline = std::async(std::launch::async, [&] {
-            std::this_thread::sleep_for(2s);
-            exited = true;
+            std::unique_lock lk(drain_mu);
+            if (!drain_cv.wait_for(lk, 2s, [&] { return drained; })) exited = true;
         });
         out.join();
         err.join();
+        {
+            std::lock_guard lk(drain_mu);
+            drained = true;
+        }
+        drain_cv.notify_all();
         exited = true;
         control->finished = true;
         for (auto* w : {&ws0, &ws1, &ws2}) finish_ws(*w);
