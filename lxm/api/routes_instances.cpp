@@ -1,5 +1,5 @@
 // /1.0/instances: list, create, get, update, rename, delete, state,
-// snapshots (read-only until the snapshot engine lands) and backups ([]).
+// snapshots (take, list, get, rename, delete; restore through PUT) and backups ([]).
 #include <nlohmann/json.hpp>
 
 #include "lxm/api/daemon_routes.hpp"
@@ -16,6 +16,9 @@ using base::Result;
 namespace {
 
 std::string instance_url(const std::string& name) { return "/1.0/instances/" + url_encode(name); }
+std::string snapshot_url(const std::string& name, const std::string& snap) {
+    return instance_url(name) + "/snapshots/" + url_encode(snap);
+}
 
 void add(Api& api, std::string_view method, std::string_view pattern, Handler h, bool blocking = true,
          size_t limit = kJsonBodyLimit) {
@@ -87,7 +90,11 @@ void register_instance_routes(Api& api, DaemonRoutes& ctx) {
         LXM_TRY(auto put, req.body_as<apitypes::InstancePut>());
         LXM_TRY(json cur, inst.etag_state(name));
         LXM_TRY_VOID(etag_check(req, cur));
-        if (!put.restore.empty()) return http_error(501, "Snapshot restore is not implemented yet");
+        if (!put.restore.empty()) {
+            auto spec = task("Restoring snapshot", name);
+            spec.run = [&inst, name, snap = put.restore](OperationContext&) { return inst.restore_snapshot(name, snap); };
+            return start_op(api, std::move(spec));
+        }
         // Validate now (a bad key is a 400 on the request, not a failed operation).
         LXM_TRY_VOID(core::merge_user_config(cur["config"].get<core::ConfigMap>(), put.config));
         LXM_TRY_VOID(core::validate_devices(put.devices));
@@ -175,21 +182,58 @@ void register_instance_routes(Api& api, DaemonRoutes& ctx) {
         return start_op(api, std::move(spec));
     });
 
-    // Snapshots: listed from the database; taking them waits for the snapshot engine (issue 4).
+    // Snapshots, as LXD: list, take (async), get, rename (async), delete (async).
     add(api, "GET", "/1.0/instances/{name}/snapshots", [&inst](const Request& req) -> Result<Response> {
         const auto name = req.param("name");
-        LXM_TRY(auto i, inst.get(name, true));
+        LXM_TRY(auto snaps, inst.snapshots(name));
         json out = json::array();
-        for (const auto& s : i.snapshots.value_or(std::vector<apitypes::InstanceSnapshot>{})) {
+        for (const auto& s : snaps) {
             if (req.recursion() >= 1) out.push_back(json(s));
-            else out.push_back(req.url(instance_url(name) + "/snapshots/" + url_encode(s.name)));
+            else out.push_back(req.url(snapshot_url(name, s.name)));
         }
         return Response::sync(out);
     });
-    add(api, "POST", "/1.0/instances/{name}/snapshots", [&inst](const Request& req) -> Result<Response> {
-        LXM_TRY(auto st, inst.state(req.param("name")));
-        (void)st;
-        return http_error(501, "Snapshots are not implemented yet");
+    add(api, "POST", "/1.0/instances/{name}/snapshots", [&api, &inst](const Request& req) -> Result<Response> {
+        const auto name = req.param("name");
+        LXM_TRY(auto post, req.body_as<apitypes::InstanceSnapshotsPost>());
+        if (post.stateful) return http_error(400, "Stateful snapshots are not supported");
+        LXM_TRY(std::string snap, inst.check_snapshot_create(name, post.name));
+        std::optional<int64_t> expires;
+        if (post.expires_at && *post.expires_at != apitypes::zero_time())
+            expires = post.expires_at->time_since_epoch().count();
+        auto spec = task("Snapshotting instance", name);
+        spec.resources["instances_snapshots"] = {snapshot_url(name, snap)};
+        spec.run = [&inst, name, snap, expires](OperationContext&) { return inst.create_snapshot(name, snap, expires); };
+        return start_op(api, std::move(spec));
+    });
+    add(api, "GET", "/1.0/instances/{name}/snapshots/{snap}", [&inst](const Request& req) -> Result<Response> {
+        LXM_TRY(auto s, inst.snapshot(req.param("name"), req.param("snap")));
+        return Response::sync(json(s));
+    });
+    add(api, "DELETE", "/1.0/instances/{name}/snapshots/{snap}", [&api, &inst](const Request& req) -> Result<Response> {
+        const auto name = req.param("name");
+        const auto snap = req.param("snap");
+        LXM_TRY(auto s, inst.snapshot(name, snap));  // 404 before an operation exists
+        (void)s;
+        auto spec = task("Deleting snapshot", name);
+        spec.resources["instances_snapshots"] = {snapshot_url(name, snap)};
+        spec.run = [&inst, name, snap](OperationContext&) { return inst.delete_snapshot(name, snap); };
+        return start_op(api, std::move(spec));
+    });
+    add(api, "POST", "/1.0/instances/{name}/snapshots/{snap}", [&api, &inst](const Request& req) -> Result<Response> {
+        const auto name = req.param("name");
+        const auto snap = req.param("snap");
+        LXM_TRY(auto post, req.body_as<apitypes::InstancePost>());
+        if (post.migration) return http_error(501, "Migration is not implemented yet");
+        LXM_TRY(auto s, inst.snapshot(name, snap));
+        (void)s;
+        LXM_TRY_VOID(core::validate_object_name("Snapshot", post.name));
+        if (auto other = inst.snapshot(name, post.name); other)
+            return http_error(409, "Snapshot \"" + post.name + "\" already exists");
+        auto spec = task("Renaming snapshot", name);
+        spec.resources["instances_snapshots"] = {snapshot_url(name, snap)};
+        spec.run = [&inst, name, snap, to = post.name](OperationContext&) { return inst.rename_snapshot(name, snap, to); };
+        return start_op(api, std::move(spec));
     });
 
     // Backups: none (export/import of backups is not implemented); lxc info needs the route.

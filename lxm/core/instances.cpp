@@ -23,6 +23,7 @@
 #include "lxm/base/log.hpp"
 #include "lxm/core/config_keys.hpp"
 #include "lxm/core/names.hpp"
+#include "lxm/core/networks.hpp"
 #include "lxm/runtime/idmap.hpp"
 #include "lxm/runtime/mount.hpp"
 #include "store/images.hpp"
@@ -67,6 +68,18 @@ apitypes::StatusCode status_code_of(const std::string& s) {
     if (s == "Stopping") return apitypes::StatusCode::stopping;
     if (s == "Error") return apitypes::StatusCode::error;
     return apitypes::StatusCode::stopped;
+}
+
+// "c1" or "c1/snap" -> (c1, snap or "").
+std::pair<std::string, std::string> split_copy_source(const std::string& s) {
+    auto slash = s.find('/');
+    if (slash == std::string::npos) return {s, ""};
+    return {s.substr(0, slash), s.substr(slash + 1)};
+}
+
+// As LXD: which of the source's keys a copy keeps (no volatile state but the base image).
+bool kept_when_copying(const std::string& key) {
+    return !key.starts_with("volatile.") || key == "volatile.base_image";
 }
 
 bool privileged_of(const ConfigMap& expanded) {
@@ -183,23 +196,7 @@ Result<apitypes::Instance> Instances::get(const std::string& name, bool full) {
     apitypes::Instance i = to_api(l, ms);
     if (full) {
         LXM_TRY(i.state, state(name));
-        LXM_TRY(auto snaps, state_.store().read([&](store::Transaction& tx) {
-            return store::list_snapshots(tx, kProject, name);
-        }));
-        std::vector<apitypes::InstanceSnapshot> out;
-        for (const auto& s : snaps) {
-            apitypes::InstanceSnapshot a;
-            a.name = s.name;
-            a.architecture = i.architecture;
-            a.config = s.config;
-            a.devices = s.devices;
-            a.created_at = ts(s.created_at);
-            a.expires_at = s.expires_at ? ts(*s.expires_at) : apitypes::zero_time();
-            a.stateful = s.stateful;
-            a.profiles = i.profiles;
-            out.push_back(std::move(a));
-        }
-        i.snapshots = std::move(out);
+        LXM_TRY(i.snapshots, snapshots(name));
         i.backups = std::vector<apitypes::InstanceBackup>{};
     }
     return i;
@@ -231,6 +228,7 @@ Result<apitypes::InstanceState> Instances::state(const std::string& name) {
         s.processes = ms.value("pids", 0);
         s.cpu.usage = ms.value("cpu_ns", int64_t{0});
         s.memory.usage = ms.value("memory_bytes", int64_t{0});
+        if (networks_ && s.pid > 0) s.network = networks_->state_network(static_cast<pid_t>(s.pid));
     } else {
         s.processes = 0;
         s.pid = 0;
@@ -263,9 +261,20 @@ Result<void> Instances::check_create(const apitypes::InstancesPost& req) {
             return http_error(400, "Images from remote servers (" + src.server.substr(0, 64) +
                                        ") are not supported: use a local image alias or fingerprint");
         LXM_TRY_VOID(images_.resolve(src.alias, src.fingerprint));
+    } else if (src.type == "copy") {
+        if (src.source.empty()) return http_error(400, "A copy needs a source instance (source.source)");
+        if (!src.project.empty() && src.project != kProject)
+            return http_error(400, "Projects other than \"default\" are not supported");
+        auto [from, snap] = split_copy_source(src.source);
+        LXM_TRY(Loaded sl, load(from));
+        (void)sl;
+        if (!snap.empty()) {
+            LXM_TRY(auto sn, snapshot(from, snap));
+            (void)sn;
+        }
     } else if (src.type != "none") {
         return http_error(400, "Instance source type \"" + src.type.substr(0, 32) +
-                                   "\" is not supported (supported: image, none)");
+                                   "\" is not supported (supported: image, copy, none)");
     }
     std::vector<std::string> profiles = req.profiles.value_or(std::vector<std::string>{"default"});
     return state_.store().read([&](store::Transaction& tx) -> Result<void> {
@@ -284,8 +293,25 @@ Result<void> Instances::check_create(const apitypes::InstancesPost& req) {
 
 Result<void> Instances::create(const apitypes::InstancesPost& req, const Progress& progress) {
     LXM_TRY_VOID(check_create(req));
-    auto guard = locks_.lock(req.name);
     const std::string& name = req.name;
+    const bool copy = req.source.type == "copy";
+    auto [copy_from, copy_snap] = copy ? split_copy_source(req.source.source) : std::pair<std::string, std::string>{};
+    auto guard = copy ? locks_.lock({name, copy_from}) : locks_.lock(name);
+
+    std::optional<Loaded> source;
+    std::optional<store::SnapshotRecord> source_snap;
+    if (copy) {
+        LXM_TRY(source, load(copy_from));
+        if (source->rec.config.count(std::string(kCreatingKey)) || source->rec.config.count(std::string(kDeletingKey)))
+            return http_error(400, "Source instance is being created or deleted");
+        if (!copy_snap.empty()) {
+            LXM_TRY(auto api_snap, snapshot(copy_from, copy_snap));  // 404 for a missing or half-made one
+            (void)api_snap;
+            LXM_TRY(source_snap, state_.store().read([&](store::Transaction& tx) {
+                return store::get_snapshot(tx, kProject, copy_from, copy_snap);
+            }));
+        }
+    }
 
     std::optional<store::ImageRecord> image;
     if (req.source.type == "image") {
@@ -311,6 +337,19 @@ Result<void> Instances::create(const apitypes::InstancesPost& req, const Progres
         for (const auto& [k, v] : image->properties)
             if (k != "recipe") rec.config.emplace("image." + k, v);
         rec.config["volatile.base_image"] = image->fingerprint;
+    }
+    if (source) {
+        // As LXD: the source's config and devices under the request's own, its profiles unless given.
+        rec.architecture = source->rec.architecture;
+        rec.image_fingerprint = source->rec.image_fingerprint;
+        const ConfigMap& scfg = source_snap ? source_snap->config : source->rec.config;
+        const DeviceMap& sdev = source_snap ? source_snap->devices : source->rec.devices;
+        for (const auto& [k, v] : scfg)
+            if (kept_when_copying(k)) rec.config.emplace(k, v);
+        for (const auto& [k, v] : sdev) rec.devices.emplace(k, v);
+        if (!req.profiles) rec.profiles = source->rec.profiles;
+        if (req.description.empty()) rec.description = source->rec.description;
+        rec.ephemeral = req.ephemeral;
     }
     rec.config[std::string(kCreatingKey)] = "true";
 
@@ -353,7 +392,25 @@ Result<void> Instances::create(const apitypes::InstancesPost& req, const Progres
 
     uid_t owner = privileged ? 0 : static_cast<uid_t>(id_base);
     auto& pool = state_.pool();
-    if (image) {
+    if (source) {
+        // A running source is frozen while its tree is copied (a consistent copy), thawed whatever happens.
+        LXM_TRY(auto mc, monitor(copy_from));
+        bool thaw = false;
+        if (mc) {
+            LXM_TRY(json st, mc->state());
+            if (st.value("status", "") == "Running" && copy_snap.empty()) {
+                LXM_TRY_VOID(base::wrap(mc->freeze(), "freeze instance " + copy_from));
+                thaw = true;
+            }
+        }
+        base::Defer unfreeze([&] {
+            if (!thaw) return;
+            if (auto r = mc->thaw(); !r) LXM_ERROR("instance {}: thaw after copy: {}", copy_from, r.error().message());
+        });
+        std::optional<std::string> snap;
+        if (!copy_snap.empty()) snap = copy_snap;
+        LXM_TRY_VOID(base::wrap(pool.copy_instance(copy_from, snap, name, owner, owner), "copy root volume"));
+    } else if (image) {
         LXM_TRY_VOID(base::wrap(pool.create_instance(name, image->fingerprint, owner, owner), "create root volume"));
     } else {
         LXM_TRY_VOID(base::wrap(pool.create_empty_instance(name, owner, owner), "create root volume"));
@@ -368,7 +425,7 @@ Result<void> Instances::create(const apitypes::InstancesPost& req, const Progres
     }));
     LXM_TRY_VOID(write_backup(name));
     rev.success();
-    emit("instance-created", name);
+    emit("instance-created", name, copy ? json{{"source", req.source.source}} : json(nullptr));
     return {};
 }
 
@@ -387,7 +444,7 @@ Result<void> Instances::write_backup(const std::string& name) {
 // ---- update, rename, delete -----------------------------------------------------------------
 
 Result<void> Instances::update(const std::string& name, const apitypes::InstancePut& put) {
-    if (!put.restore.empty()) return http_error(501, "Snapshot restore is not implemented yet");
+    if (!put.restore.empty()) return restore_snapshot(name, put.restore);
     auto guard = locks_.lock(name);
     LXM_TRY(Loaded l, load(name));
     LXM_TRY(ConfigMap config, merge_user_config(l.rec.config, put.config));
@@ -433,6 +490,7 @@ Result<void> Instances::rename(const std::string& name, const std::string& new_n
     LXM_TRY_VOID(state_.store().transaction(
         [&](store::Transaction& tx) { return store::rename_instance(tx, kProject, name, new_name); }));
     rev.success();
+    if (networks_) networks_->forget_instance(name);
     for (auto dir : {state_.paths().run_dir(name), state_.paths().log_dir(name)}) {
         std::string to = dir.substr(0, dir.rfind('/') + 1) + new_name;
         if (base::path_exists(dir) && ::rename(dir.c_str(), to.c_str()) != 0)
@@ -470,6 +528,7 @@ Result<void> Instances::remove(const std::string& name) {
     LXM_TRY(json ms, monitor_state(name));
     if (running_status(ms)) return http_error(400, "Instance is running");
     LXM_TRY_VOID(delete_locked(l.rec));
+    if (networks_) networks_->forget_instance(name);
     emit("instance-deleted", name);
     return {};
 }
@@ -516,14 +575,12 @@ Result<void> Instances::start_locked(const std::string& name) {
     for (const auto& [k, v] : cfg)
         if (k.starts_with("environment.")) spec.env.push_back(k.substr(12) + "=" + v);
     LXM_TRY(spec.limits, limits_from_config(cfg));
-    for (const auto& [dev, keys] : l.expanded_devices) {
-        auto t = keys.find("type");
-        if (t == keys.end() || t->second != "nic") continue;
-        // TODO(issue 5): ask netd for a host-side veth for this NIC (bridge from keys
-        // "network"/"parent") and add "<host veth>=<keys name, default dev>" to
-        // spec.net_links, with a Reverter step that deletes the veth if the start fails.
-        // Until netd lands the container starts with its own empty network namespace.
-        LXM_DEBUG("instance {}: nic device {} not attached yet (netd, issue 5)", name, dev);
+    // nic devices on managed networks: a veth pair each, the peer moved in by the monitor.
+    base::Reverter nic_rev;
+    if (networks_) {
+        LXM_TRY(auto nics, networks_->allocate_nics(name, l.expanded_devices));
+        for (const auto& a : nics) spec.net_links.push_back(a.net_link());
+        nic_rev.add([this, name, devs = l.expanded_devices] { networks_->release_nics(name, devs); });
     }
     LXM_TRY_VOID(runtime::validate(spec));
 
@@ -535,6 +592,7 @@ Result<void> Instances::start_locked(const std::string& name) {
     LXM_TRY(runtime::LaunchResult lr, base::wrap(runtime::launch_monitor(state_.monitor_bin(), spec_path),
                                                  "start instance " + name));
     LXM_INFO("instance {} started: init pid {}, monitor pid {}", name, lr.init_pid, lr.monitor_pid);
+    nic_rev.success();
     LXM_TRY_VOID(state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
         LXM_TRY_VOID(store::set_instance_status_wanted(tx, kProject, name, "running"));
         return store::set_instance_last_used(tx, kProject, name, now_ns());
@@ -569,6 +627,7 @@ Result<void> Instances::stop_locked(const std::string& name, int timeout_s, bool
     } else {
         for (int i = 0; i < 100 && base::path_exists(state_.paths().monitor_socket(name)); ++i) ::usleep(10000);
     }
+    if (networks_) networks_->release_nics(name, l.expanded_devices);
     LXM_TRY_VOID(state_.store().transaction(
         [&](store::Transaction& tx) { return store::set_instance_status_wanted(tx, kProject, name, "stopped"); }));
     emit("instance-stopped", name);
@@ -759,6 +818,7 @@ Result<void> Instances::reconcile() {
             LXM_ERROR("instance {}: its root volume is missing from the pool", rec.name);
             continue;
         }
+        reconcile_snapshots(rec.name);
         if (!base::path_exists(backup_path(rec.name)))
             if (auto r = write_backup(rec.name); !r) LXM_WARN("instance {}: {}", rec.name, r.error().message());
         auto ms = monitor_state(rec.name);

@@ -34,6 +34,7 @@
 #include "lxm/runtime/monitor_client.hpp"
 #include "store/backup_file.hpp"
 #include "store/instances.hpp"
+#include "store/snapshots.hpp"
 
 namespace lxm::core {
 
@@ -55,9 +56,13 @@ struct InstanceRoot {
     }
 };
 
+class Networks;
+
 class Instances {
 public:
     Instances(DaemonState& state, Images& images);
+    // Managed networks for nic devices (issue 5); nullptr: nics are not attached.
+    void set_networks(Networks* n) { networks_ = n; }
 
     void set_lifecycle(LifecycleFn fn) { lifecycle_ = std::move(fn); }
 
@@ -83,6 +88,23 @@ public:
     base::Result<void> restart(const std::string& name, int timeout_s, bool force);
     base::Result<void> freeze(const std::string& name);
     base::Result<void> unfreeze(const std::string& name);
+
+    // ---- snapshots (lxm/core/instance_snapshots.cpp) ----
+    base::Result<std::vector<apitypes::InstanceSnapshot>> snapshots(const std::string& name);
+    base::Result<apitypes::InstanceSnapshot> snapshot(const std::string& name, const std::string& snap);
+    // The name a snapshot request will get (given and valid, or the next free snapN);
+    // 404 for no instance, 400 bad name, 409 taken.
+    base::Result<std::string> check_snapshot_create(const std::string& name, const std::string& snap);
+    // Take a snapshot (a running instance is frozen around it, thawed even on failure).
+    // expires_at: unix ns, nullopt = never.
+    base::Result<void> create_snapshot(const std::string& name, const std::string& snap,
+                                       std::optional<int64_t> expires_at);
+    base::Result<void> delete_snapshot(const std::string& name, const std::string& snap);
+    base::Result<void> rename_snapshot(const std::string& name, const std::string& from, const std::string& to);
+    // Restore ("snap" or "name/snap"): a running instance is stopped, restored and started again.
+    base::Result<void> restore_snapshot(const std::string& name, const std::string& snap);
+    // Delete snapshots whose expires_at has passed (failures are logged).
+    void expire_snapshots();
 
     // ---- running instances ----
     base::Result<runtime::ExecHandle> exec(const std::string& name, runtime::ExecRequest req, const int stdio[3]);
@@ -125,6 +147,11 @@ private:
     base::Result<void> start_locked(const std::string& name);
     base::Result<void> stop_locked(const std::string& name, int timeout_s, bool force);
     base::Result<void> delete_locked(const store::InstanceRecord& rec);
+    base::Result<void> delete_snapshot_locked(const std::string& name, const std::string& snap);
+    // Finish or undo snapshots left half-made or half-deleted by a killed daemon.
+    void reconcile_snapshots(const std::string& name);
+    base::Result<void> create_copy(const apitypes::InstancesPost& req, const Progress& progress);
+    apitypes::InstanceSnapshot snapshot_to_api(const Loaded& inst, const store::SnapshotRecord& s) const;
     base::Result<void> write_backup(const std::string& name);
     std::string backup_path(const std::string& name) const;
     base::Result<InstanceRoot> open_root(const Loaded& inst);
@@ -135,6 +162,7 @@ private:
     Images& images_;
     NameLocks locks_;
     LifecycleFn lifecycle_;
+    Networks* networks_ = nullptr;
 };
 
 }  // namespace lxm::core
