@@ -1,0 +1,87 @@
+// Networks: lxm's managed bridge networks for the daemon — the store rows
+// (store/networks.hpp) kept in step with a netd::NetworkManager whose state
+// lives in $LXM_DIR/networks. Like containers, bridges and dnsmasqs outlive
+// lxmd: startup() adopts them, detach() leaves them running.
+//
+//   Networks nets(state, {.default_network = "lxmbr0"});
+//   nets.startup();      // start stored networks; first start: create the default
+//                        // network and an eth0 nic in the default profile
+//   ... every few seconds: nets.check();   (restarts dead dnsmasqs, logs notices)
+//   nets.detach();       // daemon shutdown
+//
+// Instances use allocate_nics()/release_nics()/forget_instance() around their
+// monitor's life. Errors: user mistakes are http 400/404/409.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lxm/apitypes/instance.hpp"
+#include "lxm/base/error.hpp"
+#include "lxm/core/daemon_state.hpp"
+#include "netd/network.hpp"
+#include "store/config_maps.hpp"
+
+namespace lxm::core {
+
+struct NetworksOptions {
+    std::string default_network = "lxmbr0";  // "" = none (no default network, no profile nic)
+    std::string nft_table = "lxm";
+};
+
+class Networks {
+public:
+    Networks(DaemonState& state, NetworksOptions opts = {});
+    ~Networks();  // detach(): the kernel side stays
+
+    // Start every stored network; create the default network and the default
+    // profile's eth0 on first start. Failures of single networks are logged.
+    base::Result<void> startup();
+    // Restart dead dnsmasqs; log what happened and the manager's notices.
+    void check();
+    void detach();
+
+    // ---- API (LXD's /1.0/networks shapes, as JSON) ----
+    base::Result<std::vector<std::string>> names();
+    base::Result<nlohmann::json> get(const std::string& name);
+    base::Result<std::vector<nlohmann::json>> list();
+    // body: {name, description, type, config}
+    base::Result<void> create(const nlohmann::json& body);
+    // body: {description, config} (PUT semantics: config replaced).
+    base::Result<void> update(const std::string& name, const nlohmann::json& body);
+    base::Result<void> remove(const std::string& name);
+    base::Result<nlohmann::json> leases(const std::string& name);
+    // The writable part, for ETags.
+    base::Result<nlohmann::json> etag_state(const std::string& name);
+
+    // ---- instances ----
+    // For each nic device with "network" set: a veth pair on that network. On
+    // failure the ones already made are released. Returns the allocations in device order.
+    base::Result<std::vector<netd::NicAllocation>> allocate_nics(const std::string& instance,
+                                                               const store::DeviceMap& devices);
+    // After the instance stopped (absent veths are fine; failures are logged).
+    void release_nics(const std::string& instance, const store::DeviceMap& devices);
+    void forget_instance(const std::string& instance);
+    // LXD's instance state "network" map for the container whose init is pid.
+    std::map<std::string, apitypes::InstanceStateNetwork> state_network(pid_t pid);
+
+    netd::NetworkManager& manager() { return *mgr_; }
+
+private:
+    base::Result<std::vector<std::string>> used_by(const std::string& name);
+    nlohmann::json to_json(const std::string& name, const std::string& type, const std::string& description,
+                           const std::string& status, const store::ConfigMap& config,
+                           const std::vector<std::string>& used_by) const;
+
+    DaemonState& state_;
+    NetworksOptions opts_;
+    std::unique_ptr<netd::NetworkManager> mgr_;
+};
+
+}  // namespace lxm::core
