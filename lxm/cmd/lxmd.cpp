@@ -3,7 +3,10 @@
 // own lxm-monitor processes: stopping or killing lxmd never stops them, and at
 // start lxmd reconciles the database with what runs.
 //
-//   lxmd [--debug] [--state-dir DIR] [--group GROUP] [--recover]
+//   lxmd [--debug] [--state-dir DIR] [--group GROUP] [--recover] [--default-network NAME]
+//
+// --default-network: the bridge created on first start and put into the default
+// profile as eth0 (default lxmbr0, "" for none; tests use their own name).
 //
 // --recover: re-insert instances whose database rows are missing, from the
 // backup file each instance keeps beside its root volume, print what was
@@ -13,7 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -23,10 +29,12 @@
 
 #include "lxm/api/api.hpp"
 #include "lxm/api/daemon_routes.hpp"
+#include "lxm/api/network_routes.hpp"
 #include "lxm/base/log.hpp"
 #include "lxm/core/daemon_state.hpp"
 #include "lxm/core/images.hpp"
 #include "lxm/core/instances.hpp"
+#include "lxm/core/networks.hpp"
 #include "lxm/core/profiles.hpp"
 
 using namespace lxm;
@@ -59,6 +67,9 @@ int main(int argc, char** argv) {
     app.add_flag("--debug", debug, "Log at debug level");
     app.add_option("--state-dir", state_dir, "State directory (default $LXM_DIR or /var/lib/lxm)");
     app.add_option("--group", group, "Group that may use the API socket (mode 0660)");
+    std::string default_network = "lxmbr0";
+    app.add_option("--default-network", default_network,
+                   "Network created on first start and attached to the default profile (\"\" for none)");
     app.add_flag("--recover", recover, "Rebuild missing database rows from the instances' backup files, then exit");
     CLI11_PARSE(app, argc, argv);
 
@@ -86,6 +97,10 @@ int main(int argc, char** argv) {
     if (auto r = images.register_builtin(); !r) LXM_WARN("built-in images not registered: {}", r.error().message());
     core::Instances instances(**state, images);
     core::Profiles profiles(**state, instances);
+    core::NetworksOptions net_opts;
+    net_opts.default_network = default_network;
+    core::Networks networks(**state, net_opts);
+    instances.set_networks(&networks);
 
     if (recover) {
         auto rep = instances.recover(false);
@@ -108,6 +123,9 @@ int main(int argc, char** argv) {
     api::Api api;
     api::DaemonRoutes ctx{**state, images, instances, profiles};
     api::register_daemon_routes(api, ctx);
+    api::register_network_routes(api, networks);
+    // Networks come up before anything can start an instance on them.
+    if (auto r = networks.startup(); !r) LXM_ERROR("networks: {}", r.error().message());
     const std::string sock = (*state)->paths().socket();
     if (auto r = api.listen_unix(sock); !r) {
         LXM_ERROR("cannot listen on {}: {}", sock, r.error().message());
@@ -126,6 +144,22 @@ int main(int argc, char** argv) {
 
     std::thread autostart([&instances] { instances.autostart(); });
 
+    // Supervise the networks' dnsmasqs: a check every few seconds on the blocking pool.
+    std::mutex check_mu;
+    bool check_stopping = false;
+    std::function<void()> cancel_check;
+    std::function<void()> arm_check = [&] {
+        std::lock_guard lk(check_mu);
+        if (check_stopping) return;
+        cancel_check = api.executors().schedule(std::chrono::seconds(5), [&] {
+            api.executors().post_blocking([&] {
+                networks.check();
+                arm_check();
+            });
+        });
+    };
+    arm_check();
+
     int sig = 0;
     for (;;) {
         if (::sigwait(&set, &sig) != 0) continue;
@@ -133,7 +167,13 @@ int main(int argc, char** argv) {
         break;
     }
     LXM_INFO("signal {}: shutting down (containers keep running)", sig);
+    {
+        std::lock_guard lk(check_mu);
+        check_stopping = true;
+        if (cancel_check) cancel_check();
+    }
     api.stop(std::chrono::seconds(5));
+    networks.detach();  // bridges and dnsmasqs keep running, like the containers
     autostart.join();
     LXM_INFO("stopped");
     return 0;

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -51,6 +52,11 @@ public:
     bool start(const std::vector<std::string>& extra = {}, std::string* why = nullptr) {
         std::vector<std::string> args = {bin("lxmd"), "--state-dir", state_};
         args.insert(args.end(), extra.begin(), extra.end());
+        // No host bridge unless the test asks for one (--default-network NAME).
+        if (std::find_if(extra.begin(), extra.end(), [](const std::string& a) {
+                return a.starts_with("--default-network");
+            }) == extra.end())
+            args.push_back("--default-network=");
         pid_ = spawn(args);
         for (int i = 0; i < 300; ++i) {
             if (connectable()) return true;
