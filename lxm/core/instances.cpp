@@ -82,6 +82,13 @@ bool kept_when_copying(const std::string& key) {
     return !key.starts_with("volatile.") || key == "volatile.base_image";
 }
 
+ConfigMap without_volatile(const ConfigMap& c) {
+    ConfigMap out;
+    for (const auto& [k, v] : c)
+        if (!k.starts_with("volatile.")) out.emplace(k, v);
+    return out;
+}
+
 bool privileged_of(const ConfigMap& expanded) {
     auto it = expanded.find("security.privileged");
     return it != expanded.end() && parse_bool(it->second).value_or(false);
@@ -253,7 +260,9 @@ Result<void> Instances::check_create(const apitypes::InstancesPost& req) {
     LXM_TRY_VOID(validate_instance_name(req.name));
     if (!req.type.empty() && req.type != "container")
         return http_error(400, "Instance type \"" + req.type.substr(0, 32) + "\" is not supported (only container)");
-    LXM_TRY_VOID(validate_config(req.config));
+    // A copy request repeats the source's config (the lxc client sends its volatile
+    // keys too): the server's own keys are dropped, as LXD does, not refused.
+    LXM_TRY_VOID(validate_config(req.source.type == "copy" ? without_volatile(req.config) : req.config));
     LXM_TRY_VOID(validate_devices(req.devices));
     const auto& src = req.source;
     if (src.type == "image") {
@@ -329,7 +338,7 @@ Result<void> Instances::create(const apitypes::InstancesPost& req, const Progres
     rec.created_at = now_ns();
     rec.image_fingerprint = image ? image->fingerprint : "";
     rec.storage_pool = state_.pool_name();
-    rec.config = req.config;
+    rec.config = copy ? without_volatile(req.config) : req.config;
     rec.devices = req.devices;
     rec.profiles = req.profiles.value_or(std::vector<std::string>{"default"});
     if (image) {
@@ -834,6 +843,7 @@ Result<void> Instances::reconcile() {
         // A socket left by a monitor that was killed: remove it so the next start is clean.
         if (ms && ms->value("status", "") == "Stopped") ::unlink(state_.paths().monitor_socket(rec.name).c_str());
     }
+    expire_snapshots();  // those that expired while lxmd was down
     return {};
 }
 
