@@ -70,6 +70,8 @@ int main(int argc, char** argv) {
     std::string default_network = "lxmbr0";
     app.add_option("--default-network", default_network,
                    "Network created on first start and attached to the default profile (\"\" for none)");
+    std::string nft_table = "lxm";
+    app.add_option("--nft-table", nft_table, "nft table of lxm's NAT/forward rules (tests use their own)");
     app.add_flag("--recover", recover, "Rebuild missing database rows from the instances' backup files, then exit");
     CLI11_PARSE(app, argc, argv);
 
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
     core::Profiles profiles(**state, instances);
     core::NetworksOptions net_opts;
     net_opts.default_network = default_network;
+    net_opts.nft_table = nft_table;
     core::Networks networks(**state, net_opts);
     instances.set_networks(&networks);
 

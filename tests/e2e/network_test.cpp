@@ -57,7 +57,7 @@ protected:
         if (host_output({"sh", "-c", "command -v dnsmasq"}).empty()) GTEST_SKIP() << "dnsmasq not installed";
         net_ = "lxmt" + std::to_string(::getpid() % 100000);
         std::string why;
-        ASSERT_TRUE(d_.start({"--default-network", net_}, &why)) << why;
+        ASSERT_TRUE(d_.start({"--default-network", net_, "--nft-table", net_}, &why)) << why;
         auto c = d_.client();
         ASSERT_TRUE(c) << c.error().message();
         c_.emplace(std::move(*c));
@@ -179,7 +179,9 @@ TEST_F(NetworkTest, TwoDebianContainersGetLeasesAndReachEachOther) {
     std::string procs = host_output({"ps", "-eo", "args"});
     EXPECT_EQ(procs.find("interface=" + net_), std::string::npos) << procs;
     EXPECT_EQ(procs.find(d_.state() + "/networks"), std::string::npos) << procs;
-    std::string rules = host_output({"nft", "list", "ruleset"});
+    std::string rules = host_output({"nft", "list", "tables"});
+    EXPECT_EQ(rules.find(net_), std::string::npos) << rules;
+    rules = host_output({"nft", "list", "ruleset"});
     EXPECT_EQ(rules.find(net_), std::string::npos) << rules;
 }
 
