@@ -6,7 +6,7 @@
 //   lxmd [--debug] [--state-dir DIR] [--group GROUP] [--recover] [--default-network NAME]
 //
 // --default-network: the bridge created on first start and put into the default
-// profile as eth0 (default lxmbr0, "" for none; tests use their own name).
+// profile as eth0 (default lxmbr0, "none" for none; tests use their own name).
 //
 // --recover: re-insert instances whose database rows are missing, from the
 // backup file each instance keeps beside its root volume, print what was
@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
     app.add_option("--group", group, "Group that may use the API socket (mode 0660)");
     std::string default_network = "lxmbr0";
     app.add_option("--default-network", default_network,
-                   "Network created on first start and attached to the default profile (\"\" for none)");
+                   "Network created on first start and attached to the default profile (\"none\" for none)");
     std::string nft_table = "lxm";
     app.add_option("--nft-table", nft_table, "nft table of lxm's NAT/forward rules (tests use their own)");
     app.add_flag("--recover", recover, "Rebuild missing database rows from the instances' backup files, then exit");
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     core::Instances instances(**state, images);
     core::Profiles profiles(**state, instances);
     core::NetworksOptions net_opts;
-    net_opts.default_network = default_network;
+    net_opts.default_network = default_network == "none" ? "" : default_network;
     net_opts.nft_table = nft_table;
     core::Networks networks(**state, net_opts);
     instances.set_networks(&networks);

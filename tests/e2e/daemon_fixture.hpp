@@ -56,7 +56,7 @@ public:
         if (std::find_if(extra.begin(), extra.end(), [](const std::string& a) {
                 return a.starts_with("--default-network");
             }) == extra.end())
-            args.push_back("--default-network=");
+            args.insert(args.end(), {"--default-network", "none"});
         pid_ = spawn(args);
         for (int i = 0; i < 300; ++i) {
             if (connectable()) return true;
