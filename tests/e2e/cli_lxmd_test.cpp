@@ -33,7 +33,7 @@ protected:
         LXM_REQUIRE_ROOT();
         if (::access(test::bin("lxmd").c_str(), X_OK) != 0) GTEST_SKIP() << "no lxmd binary at " << test::bin("lxmd");
         ::setenv("LXM_DIR", dir_.path().c_str(), 1);
-        lxmd_ = spawn(test::bin("lxmd"), {}, dir_ / "lxmd.log");
+        lxmd_ = spawn(test::bin("lxmd"), {"--default-network", "none"}, dir_ / "lxmd.log");
         for (int i = 0; i < 200 && ::access((dir_ / "unix.socket").c_str(), F_OK) != 0; ++i)
             std::this_thread::sleep_for(50ms);
         ASSERT_EQ(::access((dir_ / "unix.socket").c_str(), F_OK), 0) << "lxmd did not start: " << slurp(dir_ / "lxmd.log");
