@@ -117,6 +117,9 @@ TEST(NetdNetworkPriv, Lifecycle) {
         NETNS_CHECK(!bad);
         NETNS_CHECK(!mgr->create("lxmt-net0", {{"ipv4.address", "10.1.2.0/24"}}));  // network address
 
+        // A new network namespace copies the host's forwarding setting: start from off,
+        // so the manager has to enable it (and say so).
+        NETNS_OK(base::write_file("/proc/sys/net/ipv4/ip_forward", "0\n"));
         auto filled = mgr->create("lxmt-net0", {});
         NETNS_OK(filled);
         auto v4 = parse_ipv4_cidr(filled->at("ipv4.address"));

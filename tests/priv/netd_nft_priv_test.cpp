@@ -110,7 +110,9 @@ TEST(NetdNftPriv, ApplyReadBackReplaceDelete) {
 TEST(NetdNftPriv, EnableIpForwardInPrivateNetns) {
     LXM_REQUIRE_ROOT();
     auto err = run_in_private_netns([]() -> std::string {
-        // A new network namespace starts with forwarding off.
+        // A new network namespace copies the host's forwarding setting: start from off.
+        NETNS_OK(base::write_file("/proc/sys/net/ipv4/ip_forward", "0\n"));
+        NETNS_OK(base::write_file("/proc/sys/net/ipv6/conf/all/forwarding", "0\n"));
         auto cur = base::read_file("/proc/sys/net/ipv4/ip_forward");
         NETNS_OK(cur);
         NETNS_CHECK(cur->rfind("0", 0) == 0);
