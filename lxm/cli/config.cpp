@@ -62,6 +62,33 @@ base::Result<json> parse_edited(const std::string& text) {
     return *j;
 }
 
+// `config set` and `profile set`: KEY VALUE, or KEY=VALUE pairs, written with If-Match.
+base::Result<int> set_config_keys(Context& ctx, const std::string& url, bool is_profile,
+                                  const std::vector<std::string>& args) {
+    json kv = json::object();
+    if (args.size() == 2 && args[0].find('=') == std::string::npos) {
+        kv[args[0]] = args[1];
+    } else {
+        LXM_TRY(auto parsed, key_values(args));
+        kv = parsed;
+    }
+    LXM_TRY_VOID(update(ctx, url, is_profile, [&](json& w) -> base::Result<void> {
+        for (auto& [k, v] : kv.items()) w["config"][k] = v;
+        return {};
+    }));
+    return 0;
+}
+
+// `config unset` and `profile unset`.
+base::Result<int> unset_config_key(Context& ctx, const std::string& url, bool is_profile, const std::string& key) {
+    LXM_TRY_VOID(update(ctx, url, is_profile, [&](json& w) -> base::Result<void> {
+        if (!w["config"].contains(key)) return user_error("can't unset key '" + key + "', it's not currently set");
+        w["config"].erase(key);
+        return {};
+    }));
+    return 0;
+}
+
 struct ConfigOpts {
     std::string target;
     std::vector<std::string> args;
@@ -91,35 +118,14 @@ void add_config(CLI::App& app, Context& ctx, Action& chosen) {
         auto* sub = config->add_subcommand("set", "Set config values: config set NAME KEY VALUE | KEY=VALUE...");
         sub->add_option("name", o->target, "Instance")->required();
         sub->add_option("args", o->args, "KEY VALUE, or KEY=VALUE pairs")->required();
-        on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
-            json kv = json::object();
-            if (o->args.size() == 2 && o->args[0].find('=') == std::string::npos) {
-                kv[o->args[0]] = o->args[1];
-            } else {
-                LXM_TRY(auto parsed, key_values(o->args));
-                kv = parsed;
-            }
-            LXM_TRY_VOID(update(ctx, instance_url(o->target), false, [&](json& w) -> base::Result<void> {
-                for (auto& [k, v] : kv.items()) w["config"][k] = v;
-                return {};
-            }));
-            return 0;
-        });
+        on_run(sub, chosen, [&ctx, o]() { return set_config_keys(ctx, instance_url(o->target), false, o->args); });
     }
     {
         auto o = std::make_shared<ConfigOpts>();
         auto* sub = config->add_subcommand("unset", "Remove a config key: config unset NAME KEY");
         sub->add_option("name", o->target, "Instance")->required();
         sub->add_option("key", o->args, "Key")->required()->expected(1);
-        on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
-            LXM_TRY_VOID(update(ctx, instance_url(o->target), false, [&](json& w) -> base::Result<void> {
-                if (!w["config"].contains(o->args[0]))
-                    return user_error("can't unset key '" + o->args[0] + "', it's not currently set");
-                w["config"].erase(o->args[0]);
-                return {};
-            }));
-            return 0;
-        });
+        on_run(sub, chosen, [&ctx, o]() { return unset_config_key(ctx, instance_url(o->target), false, o->args[0]); });
     }
     {
         auto o = std::make_shared<ConfigOpts>();
@@ -280,35 +286,14 @@ void add_profile(CLI::App& app, Context& ctx, Action& chosen) {
         auto* sub = profile->add_subcommand("set", "Set profile config: profile set NAME KEY VALUE | KEY=VALUE...");
         sub->add_option("name", o->name, "Profile")->required();
         sub->add_option("args", o->args, "KEY VALUE, or KEY=VALUE pairs")->required();
-        on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
-            json kv = json::object();
-            if (o->args.size() == 2 && o->args[0].find('=') == std::string::npos) {
-                kv[o->args[0]] = o->args[1];
-            } else {
-                LXM_TRY(auto parsed, key_values(o->args));
-                kv = parsed;
-            }
-            LXM_TRY_VOID(update(ctx, profile_url(o->name), true, [&](json& w) -> base::Result<void> {
-                for (auto& [k, v] : kv.items()) w["config"][k] = v;
-                return {};
-            }));
-            return 0;
-        });
+        on_run(sub, chosen, [&ctx, o]() { return set_config_keys(ctx, profile_url(o->name), true, o->args); });
     }
     {
         auto o = std::make_shared<ProfileOpts>();
         auto* sub = profile->add_subcommand("unset", "Remove a profile config key");
         sub->add_option("name", o->name, "Profile")->required();
         sub->add_option("key", o->args, "Key")->required()->expected(1);
-        on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
-            LXM_TRY_VOID(update(ctx, profile_url(o->name), true, [&](json& w) -> base::Result<void> {
-                if (!w["config"].contains(o->args[0]))
-                    return user_error("can't unset key '" + o->args[0] + "', it's not currently set");
-                w["config"].erase(o->args[0]);
-                return {};
-            }));
-            return 0;
-        });
+        on_run(sub, chosen, [&ctx, o]() { return unset_config_key(ctx, profile_url(o->name), true, o->args[0]); });
     }
     {
         auto o = std::make_shared<ProfileOpts>();
