@@ -13,6 +13,7 @@
 
 #include "lxm/base/file.hpp"
 #include "lxm/base/unique_fd.hpp"
+#include "store/pool_quota.hpp"
 #include "store/pool_tree.hpp"
 
 namespace lxm::store {
@@ -130,6 +131,19 @@ public:
         auto [parent, name] = split(path);
         LXM_TRY(UniqueFd pfd, open_dir(parent));
         return remove_at(pfd.get(), name, path);
+    }
+
+    // qgroups: every subvolume has one; quotas are turned on for the whole
+    // filesystem the first time a limit is set.
+    Result<void> check_quota(const std::string&) const override { return {}; }
+
+    Result<void> set_quota(const std::string& tree, std::optional<uint64_t> bytes) override {
+        if (bytes) LXM_TRY_VOID(quota::btrfs_enable_quota(tree));
+        auto r = quota::btrfs_limit_subvolume(tree, bytes);
+        // No limit wanted and quotas never turned on: nothing to lift.
+        if (!r && !bytes && r.error().code == std::errc::no_such_file_or_directory) return {};
+        if (!r && !bytes && r.error().code == std::errc::not_connected) return {};
+        return r;
     }
 };
 

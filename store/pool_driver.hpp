@@ -85,6 +85,21 @@ public:
     virtual base::Result<void> delete_snapshot(const std::string& name, const std::string& snapshot) = 0;
     virtual base::Result<void> rename_snapshot(const std::string& name, const std::string& from, const std::string& to) = 0;
     virtual std::vector<std::string> list_snapshots(const std::string& name) const = 0;
+    // Copy snapshot `snap` of `from` as snapshot `to_snap` of the existing instance `to`,
+    // owned by (uid, gid) (copies with their snapshots). All-or-nothing like create_snapshot.
+    virtual base::Result<void> copy_snapshot(const std::string& from, const std::string& snap, const std::string& to,
+                                             const std::string& to_snap, uid_t uid, gid_t gid) = 0;
+
+    // Images unpacked in the pool (fingerprints with their .complete marker).
+    virtual std::vector<std::string> list_images() const;
+
+    // Root disk quotas (the root disk device's "size"). check_quota: can this pool
+    // limit an instance at all (ENOTSUP with the reason when not: a config-time
+    // error, never a silent ignore). set_instance_quota: bytes, or nullopt to lift
+    // the limit. Default: project quotas of the filesystem under path() (ext4/xfs
+    // mounted with prjquota); btrfs: qgroup limits on the instance's subvolume.
+    virtual base::Result<void> check_quota() const;
+    virtual base::Result<void> set_instance_quota(const std::string& name, std::optional<uint64_t> bytes);
 
     // A directory beside the instance's root for small files of its own (backup.yaml, templates state).
     // The driver's own entries there: rootfs/ or upper/ work/ lower/, image, ids, snapshots/.

@@ -287,6 +287,34 @@ public:
         return list_dir(instance_dir(name) + "/snapshots");
     }
 
+    Result<void> copy_snapshot(const std::string& from, const std::string& snap, const std::string& to,
+                               const std::string& to_snap, uid_t uid, gid_t gid) override {
+        LXM_TRY_VOID(poolfs::check_name("instance", from));
+        LXM_TRY_VOID(poolfs::check_name("snapshot", snap));
+        LXM_TRY_VOID(poolfs::check_name("instance", to));
+        LXM_TRY_VOID(poolfs::check_name("snapshot", to_snap));
+        std::string src = snapshot_dir(from, snap);
+        if (!base::path_exists(src + "/upper")) return not_found(from + "/" + snap);
+        if (!has_instance(to)) return not_found(to);
+        std::string target = snapshot_dir(to, to_snap);
+        if (base::path_exists(target))
+            return base::make_error(std::errc::file_exists, "snapshot " + to + "/" + to_snap + " already exists");
+        std::string d = instance_dir(to);
+        if (::mkdir((d + "/snapshots").c_str(), 0700) != 0 && errno != EEXIST)
+            return base::errno_error("mkdir " + d + "/snapshots");
+        LXM_TRY(std::string image, poolfs::read_value(src + "/image"));
+        LXM_TRY(auto ids, read_ids(src));
+        LXM_TRY(std::string tmp, poolfs::make_temp_dir(path_, "snap"));
+        base::Reverter rev;
+        rev.add([&] { (void)base::remove_tree(tmp); });
+        LXM_TRY_VOID(poolfs::copy_tree(src + "/upper", tmp + "/upper"));
+        LXM_TRY_VOID(poolfs::shift_tree(tmp + "/upper", ids.first, ids.second, uid, gid));
+        LXM_TRY_VOID(write_layer_meta(tmp, image, uid, gid));
+        LXM_TRY_VOID(poolfs::rename_noreplace(tmp, target));
+        rev.success();
+        return {};
+    }
+
     Result<PoolUsage> usage() const override { return poolfs::fs_usage(path_); }
 
     Result<uint64_t> instance_usage(const std::string& name) const override {

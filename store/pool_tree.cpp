@@ -12,6 +12,7 @@
 #include "lxm/base/defer.hpp"
 #include "lxm/base/file.hpp"
 #include "store/pool_fs.hpp"
+#include "store/pool_quota.hpp"
 
 namespace lxm::store {
 
@@ -208,6 +209,39 @@ public:
         return list_dir(instance_dir(name) + "/snapshots");
     }
 
+    Result<void> copy_snapshot(const std::string& from, const std::string& snap, const std::string& to,
+                               const std::string& to_snap, uid_t uid, gid_t gid) override {
+        LXM_TRY_VOID(poolfs::check_name("instance", from));
+        LXM_TRY_VOID(poolfs::check_name("snapshot", snap));
+        LXM_TRY_VOID(poolfs::check_name("instance", to));
+        LXM_TRY_VOID(poolfs::check_name("snapshot", to_snap));
+        std::string src = snapshot_dir(from, snap);
+        if (!base::path_exists(src + "/rootfs")) return not_found(from + "/" + snap);
+        if (!has_instance(to)) return not_found(to);
+        if (base::path_exists(snapshot_dir(to, to_snap)))
+            return base::make_error(std::errc::file_exists, "snapshot " + to + "/" + to_snap + " already exists");
+        std::string d = instance_dir(to);
+        if (::mkdir((d + "/snapshots").c_str(), 0700) != 0 && errno != EEXIST)
+            return base::errno_error("mkdir " + d + "/snapshots");
+        LXM_TRY(std::string image, poolfs::read_value(src + "/image"));
+        LXM_TRY(std::string tmp, poolfs::make_temp_dir(path_, "snap"));
+        base::Reverter rev;
+        rev.add([&] { (void)be_->remove(tmp); });
+        LXM_TRY_VOID(be_->clone(src + "/rootfs", tmp + "/rootfs", true));
+        LXM_TRY_VOID(write_meta(tmp, image, uid, gid));
+        LXM_TRY_VOID(poolfs::rename_noreplace(tmp, snapshot_dir(to, to_snap)));
+        rev.success();
+        return {};
+    }
+
+    Result<void> check_quota() const override { return be_->check_quota(path_); }
+
+    Result<void> set_instance_quota(const std::string& name, std::optional<uint64_t> bytes) override {
+        LXM_TRY_VOID(poolfs::check_name("instance", name));
+        if (!has_instance(name)) return not_found(name);
+        return be_->set_quota(instance_dir(name) + "/rootfs", bytes);
+    }
+
     Result<PoolUsage> usage() const override { return poolfs::fs_usage(path_); }
 
     Result<uint64_t> instance_usage(const std::string& name) const override {
@@ -258,6 +292,14 @@ public:
 };
 
 }  // namespace
+
+Result<void> TreeBackend::check_quota(const std::string& pool_path) const {
+    return quota::project_quota_supported(pool_path);
+}
+
+Result<void> TreeBackend::set_quota(const std::string& tree, std::optional<uint64_t> bytes) {
+    return quota::set_project_quota(tree, bytes);
+}
 
 std::unique_ptr<TreeBackend> make_dir_backend() { return std::make_unique<DirBackend>(); }
 

@@ -9,7 +9,9 @@
 // containers/<name>/snapshots/<snap>/{rootfs,image,ids}.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "lxm/base/error.hpp"
@@ -27,6 +29,9 @@ public:
     virtual base::Result<void> clone(const std::string& src, const std::string& dst, bool readonly) = 0;
     // Remove a directory that may hold trees made by this backend.
     virtual base::Result<void> remove(const std::string& path) = 0;
+    // Quotas (see PoolDriver::check_quota): default project quotas; btrfs: qgroups.
+    virtual base::Result<void> check_quota(const std::string& pool_path) const;
+    virtual base::Result<void> set_quota(const std::string& tree, std::optional<uint64_t> bytes);
 };
 
 std::unique_ptr<TreeBackend> make_dir_backend();
