@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,32 @@ template <typename T>
 void read(const json& j, const char* key, T& out) {
     auto it = j.find(key);
     if (it != j.end() && !it->is_null()) it->get_to(out);
+}
+
+// One JSON key bound to one member: a struct's wire fields are listed once
+// and serve both directions (write_fields / read_fields).
+template <typename T, typename M>
+struct Field {
+    const char* key;
+    M T::*member;
+};
+template <typename T, typename M>
+constexpr Field<T, M> field(const char* key, M T::*member) {
+    return {key, member};
+}
+
+// j becomes an object holding every listed field of v.
+template <typename T, typename... F>
+void write_fields(json& j, const T& v, const std::tuple<F...>& fields) {
+    j = json::object();
+    std::apply([&](const auto&... f) { ((j[f.key] = v.*(f.member)), ...); }, fields);
+}
+
+// j must be an object (named what in the error); each listed field present and not null is read.
+template <typename T, typename... F>
+void read_fields(const json& j, T& v, const std::tuple<F...>& fields, const char* what) {
+    require_object(j, what);
+    std::apply([&](const auto&... f) { (read(j, f.key, v.*(f.member)), ...); }, fields);
 }
 
 }  // namespace detail

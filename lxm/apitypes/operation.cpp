@@ -1,40 +1,39 @@
 #include "lxm/apitypes/operation.hpp"
 
 namespace lxm::apitypes {
+using detail::field;
 using detail::read;
+using detail::read_fields;
+using detail::write_fields;
+
+namespace {
+// status_code, resources and metadata are handled by hand (enum as int, empty resources as null, metadata kept raw).
+const auto kOperation = std::tuple{field("id", &Operation::id),
+                                   field("class", &Operation::op_class),
+                                   field("description", &Operation::description),
+                                   field("created_at", &Operation::created_at),
+                                   field("updated_at", &Operation::updated_at),
+                                   field("status", &Operation::status),
+                                   field("may_cancel", &Operation::may_cancel),
+                                   field("err", &Operation::err),
+                                   field("location", &Operation::location)};
+}  // namespace
 
 void to_json(json& j, const Operation& v) {
-    j = json{{"id", v.id},
-             {"class", v.op_class},
-             {"description", v.description},
-             {"created_at", v.created_at},
-             {"updated_at", v.updated_at},
-             {"status", v.status},
-             {"status_code", static_cast<int>(v.status_code)},
-             {"resources", v.resources.empty() ? json(nullptr) : json(v.resources)},
-             {"metadata", v.metadata},
-             {"may_cancel", v.may_cancel},
-             {"err", v.err},
-             {"location", v.location}};
+    write_fields(j, v, kOperation);
+    j["status_code"] = static_cast<int>(v.status_code);
+    j["resources"] = v.resources.empty() ? json(nullptr) : json(v.resources);
+    j["metadata"] = v.metadata;
 }
 
 void from_json(const json& j, Operation& v) {
-    detail::require_object(j, "operation");
-    read(j, "id", v.id);
-    read(j, "class", v.op_class);
-    read(j, "description", v.description);
-    read(j, "created_at", v.created_at);
-    read(j, "updated_at", v.updated_at);
-    read(j, "status", v.status);
+    read_fields(j, v, kOperation, "operation");
     int code = static_cast<int>(v.status_code);
     read(j, "status_code", code);
     v.status_code = static_cast<StatusCode>(code);
     read(j, "resources", v.resources);
     auto it = j.find("metadata");
     v.metadata = it == j.end() ? json(nullptr) : *it;
-    read(j, "may_cancel", v.may_cancel);
-    read(j, "err", v.err);
-    read(j, "location", v.location);
 }
 
 void to_json(json& j, const Event& v) {
