@@ -97,6 +97,10 @@ Result<void> replace_devices(Transaction& tx, DeviceTables t, int64_t owner_id, 
     return {};
 }
 
+Result<std::vector<std::string>> select_texts(Transaction& tx, std::string_view sql, const std::vector<Param>& params) {
+    return select_rows<std::string>(tx, sql, params, [](Statement& st) { return st.column_text(0); });
+}
+
 Result<int64_t> exec_changes(Transaction& tx, std::string_view sql, const std::vector<Param>& params) {
     LXM_TRY(auto st, tx.prepare(sql));
     LXM_TRY_VOID(bind_params(st, params));

@@ -53,6 +53,23 @@ Result<DeviceMap> load_devices(Transaction& tx, DeviceTables t, int64_t owner_id
 Result<void> replace_config(Transaction& tx, ConfigTable t, int64_t owner_id, const ConfigMap& config);
 Result<void> replace_devices(Transaction& tx, DeviceTables t, int64_t owner_id, const DeviceMap& devices);
 
+// Every row of a SELECT (with params), each turned into a T by read(Statement&).
+template <typename T, typename Read>
+Result<std::vector<T>> select_rows(Transaction& tx, std::string_view sql, const std::vector<Param>& params,
+                                   Read read) {
+    LXM_TRY(auto st, tx.prepare(sql));
+    LXM_TRY_VOID(bind_params(st, params));
+    std::vector<T> out;
+    for (;;) {
+        LXM_TRY(bool row, st.step());
+        if (!row) break;
+        out.push_back(read(st));
+    }
+    return out;
+}
+// The first column of every row of a SELECT, as text (names, fingerprints).
+Result<std::vector<std::string>> select_texts(Transaction& tx, std::string_view sql, const std::vector<Param>& params);
+
 // Run an UPDATE/DELETE with params; returns the number of rows changed.
 Result<int64_t> exec_changes(Transaction& tx, std::string_view sql, const std::vector<Param>& params);
 

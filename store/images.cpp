@@ -47,17 +47,10 @@ Result<void> write_source(Transaction& tx, int64_t id, const std::optional<Image
 
 // Rows of `where` (with params), with their properties: 2 queries.
 Result<std::vector<ImageRecord>> select_images(Transaction& tx, std::string_view where, const std::vector<Param>& params) {
-    std::vector<ImageRecord> out;
-    {
-        LXM_TRY(auto st, tx.prepare("SELECT " + std::string(kColumns) + std::string(kFrom) + std::string(where) +
-                                    " ORDER BY i.fingerprint"));
-        LXM_TRY_VOID(detail::bind_params(st, params));
-        for (;;) {
-            LXM_TRY(bool row, st.step());
-            if (!row) break;
-            out.push_back(read_row(st));
-        }
-    }
+    LXM_TRY(auto out, detail::select_rows<ImageRecord>(
+                          tx, "SELECT " + std::string(kColumns) + std::string(kFrom) + std::string(where) +
+                                  " ORDER BY i.fingerprint",
+                          params, read_row));
     if (out.empty()) return out;
     LXM_TRY(auto props, detail::load_config(tx, kProperties, "SELECT i.id FROM images i " + std::string(where), params));
     for (auto& r : out) r.properties = std::move(props[r.id]);
@@ -111,14 +104,7 @@ Result<ImageRecord> find_image(Transaction& tx, std::string_view prefix) {
 }
 
 Result<std::vector<std::string>> list_image_fingerprints(Transaction& tx) {
-    LXM_TRY(auto st, tx.prepare("SELECT fingerprint FROM images ORDER BY fingerprint"));
-    std::vector<std::string> out;
-    for (;;) {
-        LXM_TRY(bool row, st.step());
-        if (!row) break;
-        out.push_back(st.column_text(0));
-    }
-    return out;
+    return detail::select_texts(tx, "SELECT fingerprint FROM images ORDER BY fingerprint", {});
 }
 
 Result<std::vector<ImageRecord>> list_images(Transaction& tx) { return select_images(tx, "", {}); }

@@ -144,32 +144,17 @@ Result<InstanceRecord> get_instance(Transaction& tx, std::string_view project, s
 }
 
 Result<std::vector<std::string>> list_instance_names(Transaction& tx, std::string_view project) {
-    LXM_TRY(auto st, tx.prepare("SELECT name FROM instances WHERE project = ?1 ORDER BY name"));
-    LXM_TRY_VOID(st.bind_all(project));
-    std::vector<std::string> out;
-    for (;;) {
-        LXM_TRY(bool row, st.step());
-        if (!row) break;
-        out.push_back(st.column_text(0));
-    }
-    return out;
+    return detail::select_texts(tx, "SELECT name FROM instances WHERE project = ?1 ORDER BY name", {std::string(project)});
 }
 
 Result<std::vector<InstanceRecord>> list_instances(Transaction& tx, std::optional<std::string_view> project) {
     // ?1 IS NULL selects every project.
     std::vector<Param> params{project ? Param(std::string(*project)) : Param(nullptr)};
     constexpr std::string_view kIds = "SELECT id FROM instances WHERE ?1 IS NULL OR project = ?1";
-    std::vector<InstanceRecord> out;
-    {
-        LXM_TRY(auto st, tx.prepare("SELECT " + std::string(kColumns) +
-                                    " FROM instances WHERE ?1 IS NULL OR project = ?1 ORDER BY project, name"));
-        LXM_TRY_VOID(detail::bind_params(st, params));
-        for (;;) {
-            LXM_TRY(bool row, st.step());
-            if (!row) break;
-            out.push_back(read_row(st));
-        }
-    }
+    LXM_TRY(auto out, detail::select_rows<InstanceRecord>(
+                          tx, "SELECT " + std::string(kColumns) +
+                                  " FROM instances WHERE ?1 IS NULL OR project = ?1 ORDER BY project, name",
+                          params, read_row));
     if (out.empty()) return out;
     LXM_TRY(auto config, detail::load_config(tx, kConfig, kIds, params));
     LXM_TRY(auto devices, detail::load_devices(tx, kDevices, kIds, params));

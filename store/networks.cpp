@@ -14,18 +14,12 @@ std::string label(std::string_view name) { return "network \"" + std::string(nam
 
 Result<std::vector<NetworkRecord>> select_networks(Transaction& tx, std::string_view where,
                                                    const std::vector<Param>& params) {
-    std::vector<NetworkRecord> out;
-    {
-        LXM_TRY(auto st, tx.prepare("SELECT id, name, type, description, status FROM networks " + std::string(where) +
-                                    " ORDER BY name"));
-        LXM_TRY_VOID(detail::bind_params(st, params));
-        for (;;) {
-            LXM_TRY(bool row, st.step());
-            if (!row) break;
-            out.push_back({st.column_int64(0), st.column_text(1), st.column_text(2), st.column_text(3),
-                           st.column_text(4), {}});
-        }
-    }
+    LXM_TRY(auto out, detail::select_rows<NetworkRecord>(
+                          tx, "SELECT id, name, type, description, status FROM networks " + std::string(where) + " ORDER BY name",
+                          params, [](Statement& st) {
+                              return NetworkRecord{st.column_int64(0), st.column_text(1), st.column_text(2),
+                                                   st.column_text(3), st.column_text(4), {}};
+                          }));
     if (out.empty()) return out;
     LXM_TRY(auto config, detail::load_config(tx, kConfig, "SELECT id FROM networks " + std::string(where), params));
     for (auto& r : out) r.config = std::move(config[r.id]);
@@ -58,14 +52,7 @@ Result<NetworkRecord> get_network(Transaction& tx, std::string_view name) {
 }
 
 Result<std::vector<std::string>> list_network_names(Transaction& tx) {
-    LXM_TRY(auto st, tx.prepare("SELECT name FROM networks ORDER BY name"));
-    std::vector<std::string> out;
-    for (;;) {
-        LXM_TRY(bool row, st.step());
-        if (!row) break;
-        out.push_back(st.column_text(0));
-    }
-    return out;
+    return detail::select_texts(tx, "SELECT name FROM networks ORDER BY name", {});
 }
 
 Result<std::vector<NetworkRecord>> list_networks(Transaction& tx) { return select_networks(tx, "", {}); }

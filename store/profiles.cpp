@@ -64,34 +64,21 @@ Result<ProfileRecord> get_profile(Transaction& tx, std::string_view project, std
 }
 
 Result<std::vector<std::string>> list_profile_names(Transaction& tx, std::string_view project) {
-    LXM_TRY(auto st, tx.prepare("SELECT name FROM profiles WHERE project = ?1 ORDER BY name"));
-    LXM_TRY_VOID(st.bind_all(project));
-    std::vector<std::string> out;
-    for (;;) {
-        LXM_TRY(bool row, st.step());
-        if (!row) break;
-        out.push_back(st.column_text(0));
-    }
-    return out;
+    return detail::select_texts(tx, "SELECT name FROM profiles WHERE project = ?1 ORDER BY name", {std::string(project)});
 }
 
 Result<std::vector<ProfileRecord>> list_profiles(Transaction& tx, std::string_view project) {
     std::vector<Param> params{std::string(project)};
-    std::vector<ProfileRecord> out;
-    {
-        LXM_TRY(auto st, tx.prepare("SELECT id, project, name, description FROM profiles WHERE project = ?1 ORDER BY name"));
-        LXM_TRY_VOID(detail::bind_params(st, params));
-        for (;;) {
-            LXM_TRY(bool row, st.step());
-            if (!row) break;
-            ProfileRecord r;
-            r.id = st.column_int64(0);
-            r.project = st.column_text(1);
-            r.name = st.column_text(2);
-            r.description = st.column_text(3);
-            out.push_back(std::move(r));
-        }
-    }
+    LXM_TRY(auto out, detail::select_rows<ProfileRecord>(
+                          tx, "SELECT id, project, name, description FROM profiles WHERE project = ?1 ORDER BY name",
+                          params, [](Statement& st) {
+                              ProfileRecord r;
+                              r.id = st.column_int64(0);
+                              r.project = st.column_text(1);
+                              r.name = st.column_text(2);
+                              r.description = st.column_text(3);
+                              return r;
+                          }));
     constexpr std::string_view kIds = "SELECT id FROM profiles WHERE project = ?1";
     LXM_TRY(auto config, detail::load_config(tx, kConfig, kIds, params));
     LXM_TRY(auto devices, detail::load_devices(tx, kDevices, kIds, params));
@@ -119,17 +106,11 @@ Result<void> rename_profile(Transaction& tx, std::string_view project, std::stri
 }
 
 Result<std::vector<std::string>> profile_used_by(Transaction& tx, std::string_view project, std::string_view name) {
-    LXM_TRY(auto st, tx.prepare("SELECT i.name FROM instances i JOIN instances_profiles ip ON ip.instance_id = i.id "
+    return detail::select_texts(tx,
+                                "SELECT i.name FROM instances i JOIN instances_profiles ip ON ip.instance_id = i.id "
                                 "JOIN profiles p ON p.id = ip.profile_id WHERE p.project = ?1 AND p.name = ?2 "
-                                "ORDER BY i.name"));
-    LXM_TRY_VOID(st.bind_all(project, name));
-    std::vector<std::string> out;
-    for (;;) {
-        LXM_TRY(bool row, st.step());
-        if (!row) break;
-        out.push_back(st.column_text(0));
-    }
-    return out;
+                                "ORDER BY i.name",
+                                {std::string(project), std::string(name)});
 }
 
 Result<void> delete_profile(Transaction& tx, std::string_view project, std::string_view name) {

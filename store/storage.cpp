@@ -18,18 +18,13 @@ std::string volume_label(std::string_view pool, std::string_view type, std::stri
 
 Result<std::vector<StoragePoolRecord>> select_pools(Transaction& tx, std::string_view where,
                                                     const std::vector<Param>& params) {
-    std::vector<StoragePoolRecord> out;
-    {
-        LXM_TRY(auto st, tx.prepare("SELECT id, name, driver, description, status FROM storage_pools " +
-                                    std::string(where) + " ORDER BY name"));
-        LXM_TRY_VOID(detail::bind_params(st, params));
-        for (;;) {
-            LXM_TRY(bool row, st.step());
-            if (!row) break;
-            out.push_back({st.column_int64(0), st.column_text(1), st.column_text(2), st.column_text(3),
-                           st.column_text(4), {}});
-        }
-    }
+    LXM_TRY(auto out, detail::select_rows<StoragePoolRecord>(
+                          tx, "SELECT id, name, driver, description, status FROM storage_pools " + std::string(where) +
+                                  " ORDER BY name",
+                          params, [](Statement& st) {
+                              return StoragePoolRecord{st.column_int64(0), st.column_text(1), st.column_text(2),
+                                                       st.column_text(3), st.column_text(4), {}};
+                          }));
     if (out.empty()) return out;
     LXM_TRY(auto config, detail::load_config(tx, kPoolConfig, "SELECT id FROM storage_pools " + std::string(where), params));
     for (auto& r : out) r.config = std::move(config[r.id]);
@@ -50,18 +45,13 @@ constexpr std::string_view kVolumeSelect =
 
 Result<std::vector<StorageVolumeRecord>> select_volumes(Transaction& tx, std::string_view where,
                                                         const std::vector<Param>& params) {
-    std::vector<StorageVolumeRecord> out;
-    {
-        LXM_TRY(auto st, tx.prepare(std::string(kVolumeSelect) + std::string(where) +
-                                    " ORDER BY v.project, v.type, v.name"));
-        LXM_TRY_VOID(detail::bind_params(st, params));
-        for (;;) {
-            LXM_TRY(bool row, st.step());
-            if (!row) break;
-            out.push_back({st.column_int64(0), st.column_text(1), st.column_text(2), st.column_text(3),
-                           st.column_text(4), st.column_text(5), st.column_text(6), st.column_int64(7), {}});
-        }
-    }
+    LXM_TRY(auto out, detail::select_rows<StorageVolumeRecord>(
+                          tx, std::string(kVolumeSelect) + std::string(where) + " ORDER BY v.project, v.type, v.name",
+                          params, [](Statement& st) {
+                              return StorageVolumeRecord{st.column_int64(0), st.column_text(1), st.column_text(2),
+                                                         st.column_text(3), st.column_text(4), st.column_text(5),
+                                                         st.column_text(6), st.column_int64(7), {}};
+                          }));
     if (out.empty()) return out;
     LXM_TRY(auto config, detail::load_config(tx, kVolumeConfig,
                                              "SELECT v.id FROM storage_volumes v JOIN storage_pools p ON "
@@ -96,14 +86,7 @@ Result<StoragePoolRecord> get_storage_pool(Transaction& tx, std::string_view nam
 }
 
 Result<std::vector<std::string>> list_storage_pool_names(Transaction& tx) {
-    LXM_TRY(auto st, tx.prepare("SELECT name FROM storage_pools ORDER BY name"));
-    std::vector<std::string> out;
-    for (;;) {
-        LXM_TRY(bool row, st.step());
-        if (!row) break;
-        out.push_back(st.column_text(0));
-    }
-    return out;
+    return detail::select_texts(tx, "SELECT name FROM storage_pools ORDER BY name", {});
 }
 
 Result<std::vector<StoragePoolRecord>> list_storage_pools(Transaction& tx) { return select_pools(tx, "", {}); }
