@@ -186,6 +186,13 @@ Result<void> build_image_from_rootfs(const std::string& rootfs_dir, const ImageM
         // Numeric owners only (LXD unpacks with --numeric-owner).
         archive_entry_set_uname(owned.get(), nullptr);
         archive_entry_set_gname(owned.get(), nullptr);
+        if (opts.shift_size) {
+            auto shift = [&](la_int64_t id) {
+                return id >= opts.shift_base && id - opts.shift_base < opts.shift_size ? id - opts.shift_base : id;
+            };
+            archive_entry_set_uid(owned.get(), shift(archive_entry_uid(owned.get())));
+            archive_entry_set_gid(owned.get(), shift(archive_entry_gid(owned.get())));
+        }
         if (archive_entry_filetype(owned.get()) == AE_IFSOCK) continue;  // tar cannot hold sockets
 
         struct archive_entry* e = owned.get();

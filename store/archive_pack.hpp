@@ -16,6 +16,10 @@ struct PackOptions {
     Compression compression = Compression::gzip;
     // Files for templates/ in the image: name -> content.
     std::map<std::string, std::string> template_files;
+    // Owners in [shift_base, shift_base + shift_size) are written as owner - shift_base:
+    // a tree seen through a container's host id range, back in the container's view.
+    uint32_t shift_base = 0;
+    uint32_t shift_size = 0;
 };
 
 // A unified LXD image tarball at out_path: metadata.yaml, templates/..., and the
