@@ -98,6 +98,42 @@ Result<std::vector<SnapshotRecord>> list_snapshots(Transaction& tx, std::string_
     return out;
 }
 
+Result<std::unordered_map<int64_t, std::vector<SnapshotRecord>>> list_project_snapshots(Transaction& tx,
+                                                                                      std::string_view project) {
+    std::vector<Param> params{std::string(project)};
+    std::unordered_map<int64_t, std::vector<SnapshotRecord>> out;
+    std::vector<std::pair<int64_t, SnapshotRecord>> rows;
+    {
+        LXM_TRY(auto st, tx.prepare("SELECT s.instance_id, s.id, s.name, s.description, s.created_at, s.expires_at, "
+                                    "s.stateful FROM instances_snapshots s JOIN instances i ON i.id = s.instance_id "
+                                    "WHERE i.project = ?1 ORDER BY s.instance_id, s.created_at, s.id"));
+        LXM_TRY_VOID(detail::bind_params(st, params));
+        for (;;) {
+            LXM_TRY(bool row, st.step());
+            if (!row) break;
+            SnapshotRecord r;
+            r.id = st.column_int64(1);
+            r.name = st.column_text(2);
+            r.description = st.column_text(3);
+            r.created_at = st.column_int64(4);
+            r.expires_at = st.column_optional_int64(5);
+            r.stateful = st.column_bool(6);
+            rows.emplace_back(st.column_int64(0), std::move(r));
+        }
+    }
+    if (rows.empty()) return out;
+    constexpr std::string_view kIds =
+        "SELECT s.id FROM instances_snapshots s JOIN instances i ON i.id = s.instance_id WHERE i.project = ?1";
+    LXM_TRY(auto config, detail::load_config(tx, kConfig, kIds, params));
+    LXM_TRY(auto devices, detail::load_devices(tx, kDevices, kIds, params));
+    for (auto& [iid, r] : rows) {
+        if (auto it = config.find(r.id); it != config.end()) r.config = std::move(it->second);
+        if (auto it = devices.find(r.id); it != devices.end()) r.devices = std::move(it->second);
+        out[iid].push_back(std::move(r));
+    }
+    return out;
+}
+
 Result<void> update_snapshot(Transaction& tx, std::string_view project, std::string_view instance,
                              const SnapshotRecord& rec) {
     LXM_TRY(int64_t iid, instance_id(tx, project, instance));

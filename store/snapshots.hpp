@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "store/config_maps.hpp"
@@ -38,6 +39,10 @@ Result<SnapshotRecord> get_snapshot(Transaction& tx, std::string_view project, s
 // Oldest first (created_at, then id), in 3 queries.
 Result<std::vector<SnapshotRecord>> list_snapshots(Transaction& tx, std::string_view project,
                                                    std::string_view instance);
+// Snapshots of every instance of a project, by instance id, each list oldest
+// first, in 3 queries whatever the number of instances (for listings).
+Result<std::unordered_map<int64_t, std::vector<SnapshotRecord>>> list_project_snapshots(Transaction& tx,
+                                                                                      std::string_view project);
 // Replace description, expiry, config and devices of the snapshot rec.name.
 Result<void> update_snapshot(Transaction& tx, std::string_view project, std::string_view instance,
                              const SnapshotRecord& rec);

@@ -81,15 +81,20 @@ apitypes::InstanceSnapshot Instances::snapshot_to_api(const Loaded& l, const sto
     return a;
 }
 
+std::vector<apitypes::InstanceSnapshot> Instances::snapshots_to_api(const Loaded& l,
+                                                                   const std::vector<store::SnapshotRecord>& recs) const {
+    std::vector<apitypes::InstanceSnapshot> out;
+    for (const auto& s : recs)
+        if (!half_made(s)) out.push_back(snapshot_to_api(l, s));
+    return out;
+}
+
 Result<std::vector<apitypes::InstanceSnapshot>> Instances::snapshots(const std::string& name) {
     LXM_TRY(Loaded l, load(name));
     LXM_TRY(auto recs, state_.store().read([&](store::Transaction& tx) {
         return store::list_snapshots(tx, kProject, name);
     }));
-    std::vector<apitypes::InstanceSnapshot> out;
-    for (const auto& s : recs)
-        if (!half_made(s)) out.push_back(snapshot_to_api(l, s));
-    return out;
+    return snapshots_to_api(l, recs);
 }
 
 Result<apitypes::InstanceSnapshot> Instances::snapshot(const std::string& name, const std::string& snap) {

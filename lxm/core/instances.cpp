@@ -14,7 +14,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <atomic>
 #include <map>
+#include <thread>
+#include <unordered_map>
 
 #include "lxm/apitypes/http_error.hpp"
 #include "lxm/base/defer.hpp"
@@ -202,23 +205,95 @@ Result<apitypes::Instance> Instances::get(const std::string& name, bool full) {
     LXM_TRY(json ms, monitor_state(name));
     apitypes::Instance i = to_api(l, ms);
     if (full) {
-        LXM_TRY(i.state, state(name));
+        i.state = state_of(l, ms);
         LXM_TRY(i.snapshots, snapshots(name));
         i.backups = std::vector<apitypes::InstanceBackup>{};
     }
     return i;
 }
 
+std::vector<json> Instances::monitor_states(const std::vector<std::string>& names) {
+    // A stopped instance has no monitor socket (the monitor removes it on exit; a killed
+    // monitor's stale file is refused at connect): one stat each, no connect.
+    std::vector<json> out(names.size(), json{{"status", "Stopped"}});
+    std::vector<size_t> live;
+    for (size_t k = 0; k < names.size(); ++k)
+        if (base::path_exists(state_.paths().monitor_socket(names[k]))) live.push_back(k);
+    monitor_queries_ += live.size();
+    auto ask = [&](size_t k) {
+        auto ms = monitor_state(names[k]);
+        out[k] = ms ? std::move(*ms) : json{{"status", "Error"}, {"error", ms.error().message()}};
+    };
+    // Running monitors are asked concurrently (each answers from its own loop).
+    constexpr size_t kMaxWorkers = 8;
+    size_t workers = std::min(kMaxWorkers, live.size());
+    if (workers <= 1) {
+        for (size_t k : live) ask(k);
+        return out;
+    }
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> pool;
+    pool.reserve(workers);
+    for (size_t w = 0; w < workers; ++w)
+        pool.emplace_back([&] {
+            for (size_t i = next++; i < live.size(); i = next++) ask(live[i]);
+        });
+    for (auto& t : pool) t.join();
+    return out;
+}
+
 Result<std::vector<apitypes::Instance>> Instances::list(bool full) {
-    LXM_TRY(auto ns, names());
-    std::vector<apitypes::Instance> out;
-    for (const auto& n : ns) {
-        auto i = get(n, full);
-        if (!i) {
-            if (apitypes::http_status_of(i.error()) == 404) continue;  // deleted meanwhile
-            return std::unexpected(i.error());
+    // One read transaction with a fixed number of queries, whatever the number of instances.
+    struct Rows {
+        std::vector<store::InstanceRecord> instances;
+        std::vector<store::ProfileRecord> profiles;
+        std::unordered_map<int64_t, std::vector<store::SnapshotRecord>> snapshots;
+    };
+    auto read = state_.store().read([&](store::Transaction& tx) -> Result<Rows> {
+        Rows r;
+        LXM_TRY(r.instances, store::list_instances(tx, std::string_view(kProject)));
+        LXM_TRY(r.profiles, store::list_profiles(tx, kProject));
+        if (full) {
+            LXM_TRY(r.snapshots, store::list_project_snapshots(tx, kProject));
         }
-        out.push_back(std::move(*i));
+        return r;
+    });
+    if (!read) return std::unexpected(read.error());
+    Rows& rows = *read;
+    std::unordered_map<std::string, const store::ProfileRecord*> profiles;
+    for (const auto& p : rows.profiles) profiles.emplace(p.name, &p);
+
+    std::vector<std::string> names;
+    names.reserve(rows.instances.size());
+    for (const auto& r : rows.instances) names.push_back(r.name);
+    std::vector<json> states = monitor_states(names);
+
+    std::vector<apitypes::Instance> out;
+    out.reserve(rows.instances.size());
+    for (size_t k = 0; k < rows.instances.size(); ++k) {
+        Loaded l;
+        l.rec = std::move(rows.instances[k]);
+        std::vector<const ConfigMap*> cl;
+        std::vector<const DeviceMap*> dl;
+        for (const auto& p : l.rec.profiles) {
+            auto it = profiles.find(p);
+            if (it == profiles.end()) continue;  // the foreign key makes this impossible
+            cl.push_back(&it->second->config);
+            dl.push_back(&it->second->devices);
+        }
+        cl.push_back(&l.rec.config);
+        dl.push_back(&l.rec.devices);
+        l.expanded_config = expand_config(cl);
+        l.expanded_devices = expand_devices(dl);
+        apitypes::Instance i = to_api(l, states[k]);
+        if (full) {
+            i.state = state_of(l, states[k]);
+            auto sn = rows.snapshots.find(l.rec.id);
+            i.snapshots = sn == rows.snapshots.end() ? std::vector<apitypes::InstanceSnapshot>{}
+                                                     : snapshots_to_api(l, sn->second);
+            i.backups = std::vector<apitypes::InstanceBackup>{};
+        }
+        out.push_back(std::move(i));
     }
     return out;
 }
@@ -226,6 +301,11 @@ Result<std::vector<apitypes::Instance>> Instances::list(bool full) {
 Result<apitypes::InstanceState> Instances::state(const std::string& name) {
     LXM_TRY(Loaded l, load(name));
     LXM_TRY(json ms, monitor_state(name));
+    return state_of(l, ms);
+}
+
+apitypes::InstanceState Instances::state_of(const Loaded& l, const json& ms) const {
+    const std::string& name = l.rec.name;
     apitypes::InstanceState s;
     s.status = ms.value("status", "Stopped");
     if (s.status == "Stopping") s.status = "Running";

@@ -17,6 +17,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <string>
@@ -134,6 +135,9 @@ public:
     // Re-insert instances whose rows are missing from their backup files.
     base::Result<store::RecoverReport> recover(bool dry_run = false);
 
+    // How many monitors the reads asked for their state so far (tests bound it).
+    uint64_t monitor_queries() const { return monitor_queries_; }
+
     struct Loaded {
         store::InstanceRecord rec;
         ConfigMap expanded_config;
@@ -144,6 +148,12 @@ private:
     base::Result<Loaded> load(const std::string& name);
     base::Result<std::optional<runtime::MonitorClient>> monitor(const std::string& name);
     base::Result<nlohmann::json> monitor_state(const std::string& name);
+    // The monitor states of many instances (same order): only those with a monitor
+    // socket are asked, concurrently; the others are {"status": "Stopped"}.
+    std::vector<nlohmann::json> monitor_states(const std::vector<std::string>& names);
+    apitypes::InstanceState state_of(const Loaded& inst, const nlohmann::json& monitor_state) const;
+    std::vector<apitypes::InstanceSnapshot> snapshots_to_api(const Loaded& inst,
+                                                             const std::vector<store::SnapshotRecord>& recs) const;
     base::Result<void> start_locked(const std::string& name);
     base::Result<void> stop_locked(const std::string& name, int timeout_s, bool force);
     base::Result<void> delete_locked(const store::InstanceRecord& rec);
@@ -163,6 +173,7 @@ private:
     NameLocks locks_;
     LifecycleFn lifecycle_;
     Networks* networks_ = nullptr;
+    std::atomic<uint64_t> monitor_queries_{0};
 };
 
 }  // namespace lxm::core
