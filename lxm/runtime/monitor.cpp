@@ -1,8 +1,10 @@
 #include "lxm/runtime/monitor.hpp"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -12,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -515,6 +519,46 @@ int Monitor::run() {
 
 // ---- main ------------------------------------------------------------------------------------
 
+namespace {
+
+// The monitor lives as long as its container, but once the container is up it runs little of
+// its code (the poll loop, state replies, exec). Starting touched much more (spec parsing,
+// seccomp compilation, mounts, cgroups), and every page fault in a file mapping also mapped up to
+// 16 neighbouring pages ("fault-around"), so most of the binary sits in the resident set. Unmap
+// the pages of read-only file mappings that hold no private copy (code, constants): they stay in
+// the page cache, and what the loop uses faults back in. Writable mappings and any mapping with
+// anonymous (copied) pages, such as relocated RELRO data, are left alone: MADV_DONTNEED would
+// discard their contents.
+void release_startup_pages() {
+    auto smaps = base::read_file("/proc/self/smaps", 4 << 20);
+    if (!smaps) return;
+    unsigned long start = 0, end = 0, inode = 0;
+    bool candidate = false, copied = false;
+    auto flush = [&] {
+        if (candidate && !copied) (void)::madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+        candidate = copied = false;
+    };
+    size_t pos = 0;
+    while (pos < smaps->size()) {
+        size_t nl = smaps->find('\n', pos);
+        if (nl == std::string::npos) nl = smaps->size();
+        std::string line = smaps->substr(pos, nl - pos);
+        pos = nl + 1;
+        if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && !std::isupper(static_cast<unsigned char>(line[0]))) {
+            flush();  // "start-end perms offset dev inode path" opens the next mapping
+            char perms[5] = {};
+            if (std::sscanf(line.c_str(), "%lx-%lx %4s %*s %*s %lu", &start, &end, perms, &inode) == 4)
+                candidate = inode != 0 && perms[0] == 'r' && perms[1] == '-';
+        } else if (line.starts_with("Anonymous:")) {
+            unsigned long kb = 0;
+            copied = std::sscanf(line.c_str(), "Anonymous: %lu", &kb) != 1 || kb != 0;
+        }
+    }
+    flush();
+}
+
+}  // namespace
+
 int monitor_main(const std::string& spec_path, int ready_fd, bool foreground, Monitor::NetworkHook network_hook) {
     auto report = [&](const json& j) {
         if (ready_fd < 0) return;
@@ -557,6 +601,10 @@ int monitor_main(const std::string& spec_path, int ready_fd, bool foreground, Mo
         return 1;
     }
     report(json{{"ok", true}, {"pid", m.init_pid()}, {"monitor_pid", ::getpid()}});
+    // What starting needed (spec, seccomp compilation, mount plans) is freed: give it back,
+    // and the start-up code with it.
+    ::malloc_trim(0);
+    release_startup_pages();
     return m.run();
 }
 
