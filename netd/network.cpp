@@ -100,10 +100,27 @@ Result<std::vector<std::string>> parse_ranges(const std::string& v, const std::o
     return out;
 }
 
-const char* kKeys[] = {"ipv4.address", "ipv4.nat", "ipv4.dhcp", "ipv4.dhcp.ranges", "ipv6.address",
-                       "ipv6.nat",     "dns.domain", "bridge.mtu"};
+const char* kKeys[] = {"ipv4.address", "ipv4.nat",   "ipv4.dhcp",  "ipv4.dhcp.ranges", "ipv6.address",
+                       "ipv6.nat",     "dns.domain", "bridge.mtu", "routed.networks"};
+
+std::vector<std::string> split_list(const std::string& v) {
+    std::vector<std::string> out;
+    size_t s = 0;
+    while (s <= v.size()) {
+        size_t c = v.find(',', s);
+        if (c == std::string::npos) c = v.size();
+        std::string item = v.substr(s, c - s);
+        while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+        while (!item.empty() && item.back() == ' ') item.pop_back();
+        if (!item.empty()) out.push_back(item);
+        s = c + 1;
+    }
+    return out;
+}
 
 std::string nic_key(const std::string& instance, const std::string& device) { return instance + "/" + device; }
+
+bool wildcard(const std::string& a) { return a.empty() || a == "0.0.0.0" || a == "::"; }
 
 }  // namespace
 
@@ -123,6 +140,10 @@ Result<void> validate_network_config(const std::string& name, const ConfigMap& c
             if (v != "auto" && v != "none") LXM_TRY_VOID(parse_bridge_v6(v));
         } else if (k == "bridge.mtu") {
             LXM_TRY_VOID(parse_mtu(v));
+        } else if (k == "routed.networks") {
+            for (const auto& o : split_list(v))
+                if (!valid_link_name(o) || o == name)
+                    return base::make_error(std::errc::invalid_argument, "routed.networks: invalid network name '" + o + "'");
         } else if (k == "dns.domain") {
             if (!valid_domain(v)) return base::make_error(std::errc::invalid_argument, "dns.domain: invalid domain '" + v + "'");
         }
@@ -311,7 +332,7 @@ Result<void> NetworkManager::save_forwards() {
     return base::write_file_atomic(opts_.state_dir + "/forwards.json", j.dump(2) + "\n", 0644);
 }
 
-Result<void> NetworkManager::sync_firewall() {
+Result<void> NetworkManager::load_forwards() {
     if (!forwards_loaded_) {
         forwards_loaded_ = true;
         std::string path = opts_.state_dir + "/forwards.json";
@@ -334,6 +355,11 @@ Result<void> NetworkManager::sync_firewall() {
             }
         }
     }
+    return {};
+}
+
+Result<void> NetworkManager::sync_firewall() {
+    LXM_TRY_VOID(load_forwards());
     NftConfig cfg;
     cfg.table = opts_.nft_table;
     for (const auto& [name, n] : nets_) {
@@ -343,6 +369,7 @@ Result<void> NetworkManager::sync_firewall() {
         if (n->v6) b.ipv6_subnet = to_string(n->v6->network());
         b.ipv4_nat = n->nat4;
         b.ipv6_nat = n->nat6;
+        b.routed = split_list(get(n->config, "routed.networks"));
         cfg.bridges.push_back(b);
     }
     for (const auto& [owner, fs] : forwards_) cfg.forwards.insert(cfg.forwards.end(), fs.begin(), fs.end());
@@ -613,7 +640,12 @@ Result<void> NetworkManager::set_forwards(const std::string& owner, const std::v
     probe.table = opts_.nft_table;
     probe.forwards = forwards;
     LXM_TRY_VOID(render_ruleset(probe));
-    if (!forwards_loaded_) LXM_TRY_VOID(sync_firewall());
+    LXM_TRY_VOID(load_forwards());
+    for (const auto& f : forwards)
+        if (auto other = conflict_locked(f, owner); !other.empty())
+            return base::make_error(std::errc::address_in_use, f.proto + " port " + std::to_string(f.listen_port) + " on " +
+                                                                   (wildcard(f.listen_address) ? "all addresses" : f.listen_address) +
+                                                                   " is already forwarded by " + other);
     auto previous = forwards_.find(owner) != forwards_.end() ? std::optional(forwards_[owner]) : std::nullopt;
     if (forwards.empty())
         forwards_.erase(owner);
@@ -631,6 +663,29 @@ Result<void> NetworkManager::set_forwards(const std::string& owner, const std::v
 }
 
 Result<void> NetworkManager::remove_forwards(const std::string& owner) { return set_forwards(owner, {}); }
+
+std::string NetworkManager::conflict_locked(const NftForward& f, const std::string& except_owner) const {
+    for (const auto& [owner, fs] : forwards_) {
+        if (owner == except_owner) continue;
+        for (const auto& o : fs)
+            if (o.proto == f.proto && o.listen_port == f.listen_port &&
+                (o.listen_address == f.listen_address || wildcard(o.listen_address) || wildcard(f.listen_address)))
+                return owner;
+    }
+    return {};
+}
+
+Result<std::map<std::string, std::vector<NftForward>>> NetworkManager::forwards() {
+    std::lock_guard lock(mu_);
+    LXM_TRY_VOID(load_forwards());
+    return forwards_;
+}
+
+Result<std::string> NetworkManager::forward_conflict(const NftForward& f, const std::string& except_owner) {
+    std::lock_guard lock(mu_);
+    LXM_TRY_VOID(load_forwards());
+    return conflict_locked(f, except_owner);
+}
 
 Result<std::vector<std::string>> NetworkManager::check_and_restart() {
     std::lock_guard lock(mu_);

@@ -13,6 +13,8 @@
 //   ipv6.nat          true|false (default true when ipv6.address is set)
 //   dns.domain        default "lxm"
 //   bridge.mtu        default 1500
+//   routed.networks   lxm-specific: comma-separated managed networks whose containers may reach
+//                     this one's (forwarding between two lxm bridges is dropped otherwise)
 // plus free-form user.* keys. "auto" is resolved by fill_defaults()/create() to a
 // concrete subnet that no host route or address uses; the caller stores the
 // returned config so the choice is stable.
@@ -128,6 +130,11 @@ public:
     // Replaces the owner's forwards and re-syncs the rules.
     base::Result<void> set_forwards(const std::string& owner, const std::vector<NftForward>& forwards);
     base::Result<void> remove_forwards(const std::string& owner);
+    // Every owner's forwards (loaded from forwards.json on first use; no kernel access).
+    base::Result<std::map<std::string, std::vector<NftForward>>> forwards();
+    // The owner (other than except_owner) of a forward whose listen side overlaps f
+    // (same protocol and port, same address or either a wildcard), else "".
+    base::Result<std::string> forward_conflict(const NftForward& f, const std::string& except_owner);
 
     // For the daemon's loop: restart dead dnsmasqs. Returns the networks restarted.
     base::Result<std::vector<std::string>> check_and_restart();
@@ -151,9 +158,11 @@ private:
     base::Result<std::unique_ptr<Net>> build_net(const std::string& name, const ConfigMap& filled);
     base::Result<void> bring_up(Net& n, bool adopt);
     base::Result<void> sync_firewall();
+    base::Result<void> load_forwards();  // forwards.json into forwards_, once
     base::Result<void> write_nics(Net& n);
     base::Result<void> load_nics(Net& n);
     base::Result<void> save_forwards();
+    std::string conflict_locked(const NftForward& f, const std::string& except_owner) const;
     std::string net_dir(const std::string& name) const;
 
     Options opts_;

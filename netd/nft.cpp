@@ -70,6 +70,19 @@ base::Result<std::string> render_ruleset(const NftConfig& cfg) {
                   " icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } accept\n";
         }
     }
+    // Isolation: nothing is forwarded between two bridges of this table unless routed.
+    std::string isolate;
+    for (const auto& b : cfg.bridges) {
+        std::string others;
+        for (const auto& o : cfg.bridges) {
+            if (o.bridge == b.bridge) continue;
+            bool routed = std::find(b.routed.begin(), b.routed.end(), o.bridge) != b.routed.end() ||
+                          std::find(o.routed.begin(), o.routed.end(), b.bridge) != o.routed.end();
+            if (!routed) others += (others.empty() ? "" : ", ") + quoted(o.bridge);
+        }
+        if (!others.empty()) isolate += "    iifname " + quoted(b.bridge) + " oifname { " + others + " } drop\n";
+    }
+    fwd = isolate + fwd;
     for (const auto& f : cfg.forwards) {
         if (f.proto != "tcp" && f.proto != "udp")
             return base::make_error(std::errc::invalid_argument, "invalid forward protocol '" + f.proto + "'");

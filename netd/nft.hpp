@@ -5,7 +5,8 @@
 //
 //   postrouting (nat, srcnat):  masquerade bridge subnets leaving elsewhere (ipv4.nat / ipv6.nat),
 //                               hairpin (forwarded back into the same bridge) and loopback forwards
-//   forward (filter):           accept traffic from and to each bridge
+//   forward (filter):           drop traffic between two of the table's bridges (isolation, unless
+//                               one lists the other in NftBridge::routed), accept from and to each bridge
 //   input (filter):             accept DHCP/DNS (and DHCPv6/RA) arriving on each bridge
 //   prerouting/output (nat, dstnat): DNAT port forwards (proxy-device style)
 //   guard (filter, prerouting raw): drop 127/8 sources/destinations arriving on a bridge
@@ -29,6 +30,9 @@ struct NftBridge {
     bool ipv4_nat = false;
     std::string ipv6_subnet;   // "fd42:1:2:3::/64" or empty
     bool ipv6_nat = false;
+    // Other bridges of this table whose traffic may be forwarded to and from this one.
+    // Forwarding between two bridges of the table is dropped unless either lists the other.
+    std::vector<std::string> routed;
 };
 
 // listen <proto>:<listen_address>:<listen_port> → <target_address>:<target_port>.

@@ -7,6 +7,7 @@
 
 #include "lxm/runtime/monitor.hpp"
 #include "netd/link.hpp"
+#include "netd/nic_plug.hpp"
 
 int main(int argc, char** argv) {
     std::string spec;
@@ -26,7 +27,13 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "lxm-monitor: --spec is required\n");
         return 2;
     }
-    auto move_link = [](pid_t pid, const std::string& host, const std::string& inside) {
+    // lxmd describes each nic in nics.json beside the spec: on a reboot inside the
+    // container (a fresh netns) the pair is recreated from it (netd/nic_plug.hpp).
+    std::string plug_file = spec.substr(0, spec.find_last_of('/') + 1) + "nics.json";
+    auto move_link = [plug_file](pid_t pid, const std::string& host, const std::string& inside) -> lxm::base::Result<void> {
+        LXM_TRY(auto plugs, lxm::netd::read_nic_plugs(plug_file));
+        for (const auto& p : plugs)
+            if (p.peer == host && p.inside_name == inside) return lxm::netd::plug_nic(p, pid);
         return lxm::netd::move_link_to_netns(host, pid, inside);
     };
     return lxm::runtime::monitor_main(spec, ready_fd, foreground, move_link);

@@ -230,6 +230,22 @@ TEST(NetdNetworkPriv, Lifecycle) {
         table = nft_list_table_json(opts.nft_table);
         NETNS_OK(table);
         NETNS_CHECK(table->find("\"dnat\":") != std::string::npos);
+        // Listen conflicts between owners: same protocol and port on overlapping addresses.
+        NftForward g = f;
+        g.listen_address = "127.0.0.1";  // inside the wildcard of c1/web
+        auto taken = mgr->set_forwards("c2/web", {g});
+        NETNS_CHECK(!taken && taken.error().code == std::errc::address_in_use);
+        NETNS_CHECK(taken.error().message().find("already forwarded by c1/web") != std::string::npos);
+        auto who = mgr->forward_conflict(g, "c2/web");
+        NETNS_OK(who);
+        NETNS_CHECK(*who == "c1/web");
+        g.proto = "udp";  // another protocol: free
+        NETNS_OK(mgr->set_forwards("c2/web", {g}));
+        NETNS_OK(mgr->set_forwards("c1/web", {f}));  // an owner replacing its own: fine
+        auto all = mgr->forwards();
+        NETNS_OK(all);
+        NETNS_CHECK(all->size() == 2 && all->contains("c1/web") && all->contains("c2/web"));
+        NETNS_OK(mgr->remove_forwards("c2/web"));
         f.listen_address = "::1";
         f.target_address = "fd42::5";
         NETNS_CHECK(!mgr->set_forwards("c1/lo", {f}));  // DNAT cannot serve IPv6 loopback

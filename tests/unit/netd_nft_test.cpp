@@ -121,3 +121,30 @@ TEST(NetdNft, RenderedTextParsesWithoutKernel) {
     ASSERT_TRUE(r);
     EXPECT_TRUE(has(*r, "chain output { type nat hook output priority -100;"));
 }
+
+TEST(NetdNft, BridgesAreIsolatedUnlessRouted) {
+    NftConfig cfg;
+    cfg.table = "lxmt_2";
+    cfg.bridges.push_back(bridge("br-a", "10.1.2.1/24"));
+    cfg.bridges.push_back(bridge("br-b", "10.1.3.1/24"));
+    cfg.bridges.push_back(bridge("br-c", "10.1.4.1/24"));
+    auto r = render_ruleset(cfg);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_TRUE(has(*r, "iifname \"br-a\" oifname { \"br-b\", \"br-c\" } drop")) << *r;
+    EXPECT_TRUE(has(*r, "iifname \"br-c\" oifname { \"br-a\", \"br-b\" } drop")) << *r;
+    // The drops come before the accepts of the forward chain.
+    EXPECT_LT(r->find("oifname { \"br-b\", \"br-c\" } drop"), r->find("iifname \"br-a\" accept")) << *r;
+    // a lists b: a<->b forwarded both ways, c stays isolated from both.
+    cfg.bridges[0].routed = {"br-b"};
+    r = render_ruleset(cfg);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(has(*r, "iifname \"br-a\" oifname { \"br-c\" } drop")) << *r;
+    EXPECT_TRUE(has(*r, "iifname \"br-b\" oifname { \"br-c\" } drop")) << *r;
+    EXPECT_TRUE(has(*r, "iifname \"br-c\" oifname { \"br-a\", \"br-b\" } drop")) << *r;
+    // A single bridge has nothing to be isolated from.
+    cfg.bridges.resize(1);
+    r = render_ruleset(cfg);
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(has(*r, "drop\n    iifname \"br-a\" accept")) << *r;
+    EXPECT_FALSE(has(*r, "oifname {")) << *r;
+}
