@@ -24,6 +24,7 @@ std::string network_url(const std::string& n) { return "/1.0/networks/" + url_en
 void register_network_routes(Api& api, core::Networks& nets) {
     api.server_info().extensions.push_back("network");
     api.server_info().extensions.push_back("network_leases");
+    api.server_info().extensions.push_back("network_state");
 
     add(api, "GET", "/1.0/networks", [&nets](const Request& req) -> Result<Response> {
         json out = json::array();
@@ -82,6 +83,10 @@ void register_network_routes(Api& api, core::Networks& nets) {
     });
     add(api, "GET", "/1.0/networks/{name}/leases", [&nets](const Request& req) -> Result<Response> {
         LXM_TRY(json out, nets.leases(req.param("name")));
+        return Response::sync(out);
+    });
+    add(api, "GET", "/1.0/networks/{name}/state", [&nets](const Request& req) -> Result<Response> {
+        LXM_TRY(json out, nets.state(req.param("name")));
         return Response::sync(out);
     });
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lxm/apitypes/http_error.hpp"
+#include "lxm/core/proxy.hpp"
 
 namespace lxm::core {
 
@@ -125,13 +126,17 @@ base::Result<void> validate_devices(const DeviceMap& devices) {
         auto t = dev.find("type");
         if (t == dev.end()) return apitypes::http_error(400, "Device \"" + name + "\" has no type");
         if (t->second == "nic" || t->second == "none") continue;
+        if (t->second == "proxy") {
+            LXM_TRY_VOID(parse_proxy_device(name, dev));
+            continue;
+        }
         if (t->second == "disk") {
             auto p = dev.find("path");
             if (p != dev.end() && p->second == "/") continue;
             return apitypes::http_error(400, "Device \"" + name + "\": only the root disk (path \"/\") is supported");
         }
         return apitypes::http_error(400, "Device \"" + name + "\": unsupported device type \"" + t->second.substr(0, 32) +
-                                             "\" (supported: nic, disk with path /, none)");
+                                             "\" (supported: nic, proxy, disk with path /, none)");
     }
     return {};
 }

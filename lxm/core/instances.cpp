@@ -562,6 +562,12 @@ Result<void> Instances::update(const std::string& name, const apitypes::Instance
         return store::update_instance(tx, rec);
     }));
     LXM_TRY_VOID(write_backup(name));
+    if (networks_) {
+        // Proxy devices of a running instance follow the new configuration at once.
+        LXM_TRY(Loaded now, load(name));
+        bool running = base::path_exists(state_.paths().monitor_socket(name));
+        LXM_TRY_VOID(networks_->sync_proxies(name, now.expanded_devices, running));
+    }
     emit("instance-updated", name);
     return {};
 }
@@ -667,6 +673,7 @@ Result<void> Instances::start_locked(const std::string& name) {
     // nic devices on managed networks: a veth pair each, the peer moved in by the monitor.
     base::Reverter nic_rev;
     if (networks_) {
+        LXM_TRY_VOID(networks_->check_proxies(name, l.expanded_devices));
         LXM_TRY(auto nics, networks_->allocate_nics(name, l.expanded_devices));
         for (const auto& a : nics) spec.net_links.push_back(a.net_link());
         nic_rev.add([this, name, devs = l.expanded_devices] { networks_->release_nics(name, devs); });
@@ -682,6 +689,9 @@ Result<void> Instances::start_locked(const std::string& name) {
                                                  "start instance " + name));
     LXM_INFO("instance {} started: init pid {}, monitor pid {}", name, lr.init_pid, lr.monitor_pid);
     nic_rev.success();
+    if (networks_)
+        if (auto p = networks_->sync_proxies(name, l.expanded_devices, true); !p)
+            LXM_WARN("instance {}: proxy devices: {}", name, p.error().message());
     LXM_TRY_VOID(state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
         LXM_TRY_VOID(store::set_instance_status_wanted(tx, kProject, name, "running"));
         return store::set_instance_last_used(tx, kProject, name, now_ns());
@@ -716,7 +726,11 @@ Result<void> Instances::stop_locked(const std::string& name, int timeout_s, bool
     } else {
         for (int i = 0; i < 100 && base::path_exists(state_.paths().monitor_socket(name)); ++i) ::usleep(10000);
     }
-    if (networks_) networks_->release_nics(name, l.expanded_devices);
+    if (networks_) {
+        networks_->release_nics(name, l.expanded_devices);
+        if (auto p = networks_->sync_proxies(name, l.expanded_devices, false); !p)
+            LXM_WARN("instance {}: proxy devices: {}", name, p.error().message());
+    }
     LXM_TRY_VOID(state_.store().transaction(
         [&](store::Transaction& tx) { return store::set_instance_status_wanted(tx, kProject, name, "stopped"); }));
     emit("instance-stopped", name);

@@ -1,10 +1,16 @@
 #include "lxm/core/networks.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "lxm/apitypes/http_error.hpp"
 #include "lxm/base/defer.hpp"
+#include "lxm/base/file.hpp"
 #include "lxm/base/log.hpp"
+#include "netd/nic_plug.hpp"
+#include "lxm/core/config_keys.hpp"
+#include "lxm/core/proxy.hpp"
+#include "netd/link.hpp"
 #include "store/networks.hpp"
 #include "store/instances.hpp"
 #include "store/profiles.hpp"
@@ -44,6 +50,9 @@ Result<store::ConfigMap> config_of(const json& body) {
     }
     return cfg;
 }
+
+// A validation error's own sentence (without the errno text).
+std::string text_of(const base::Error& e) { return e.context.empty() ? e.message() : e.context; }
 
 // Kernel/netd errors of a request are the user's (bad config, name taken) when their code says so.
 base::Unexpected user_error(const base::Error& e) {
@@ -106,6 +115,7 @@ Result<void> Networks::startup() {
 }
 
 void Networks::check() {
+    sync_all_proxies();
     auto r = mgr_->check_and_restart();
     if (!r) LXM_WARN("networks: check: {}", r.error().message());
     else
@@ -186,7 +196,7 @@ Result<void> Networks::create(const json& body) {
     if (name.size() > 15 || name.find_first_of("/ :") != std::string::npos)
         return http_error(400, "Network name must be a valid interface name (at most 15 characters)");
     LXM_TRY(store::ConfigMap cfg, config_of(body));
-    if (auto v = netd::validate_network_config(name, cfg); !v) return http_error(400, v.error().message());
+    if (auto v = netd::validate_network_config(name, cfg); !v) return http_error(400, text_of(v.error()));
     LXM_TRY(auto existing, names());
     if (std::find(existing.begin(), existing.end(), name) != existing.end())
         return http_error(409, "Network \"" + name + "\" already exists");
@@ -224,7 +234,7 @@ Result<void> Networks::update(const std::string& name, const json& body) {
         return std::unexpected(rec.error());
     }
     LXM_TRY(store::ConfigMap cfg, config_of(body));
-    if (auto v = netd::validate_network_config(name, cfg); !v) return http_error(400, v.error().message());
+    if (auto v = netd::validate_network_config(name, cfg); !v) return http_error(400, text_of(v.error()));
     auto filled = mgr_->update(name, cfg);
     if (!filled) return user_error(filled.error());
     rec->config = *filled;
@@ -258,6 +268,42 @@ Result<json> Networks::leases(const std::string& name) {
     return out;
 }
 
+Result<json> Networks::state(const std::string& name) {
+    LXM_TRY(json cur, get(name));
+    LXM_TRY(auto link, netd::get_link(name));
+    if (!link) return http_error(404, "Network interface \"" + name + "\" not found");
+    json addrs = json::array();
+    LXM_TRY(auto list, netd::list_addresses(name));
+    for (const auto& a : list) {
+        auto slash = a.find('/');
+        std::string ip = a.substr(0, slash);
+        bool v6 = ip.find(':') != std::string::npos;
+        addrs.push_back({{"family", v6 ? "inet6" : "inet"},
+                         {"address", ip},
+                         {"netmask", slash == std::string::npos ? "" : a.substr(slash + 1)},
+                         {"scope", v6 && ip.rfind("fe80:", 0) == 0 ? "link" : "global"}});
+    }
+    auto counter = [&](const char* file) -> int64_t {
+        auto t = base::read_file("/sys/class/net/" + name + "/statistics/" + file, 64);
+        if (!t) return 0;
+        try {
+            return std::stoll(*t);
+        } catch (...) {
+            return 0;
+        }
+    };
+    return json{{"addresses", addrs},
+                {"counters",
+                 {{"bytes_received", counter("rx_bytes")},
+                  {"bytes_sent", counter("tx_bytes")},
+                  {"packets_received", counter("rx_packets")},
+                  {"packets_sent", counter("tx_packets")}}},
+                {"hwaddr", link->mac},
+                {"mtu", link->mtu},
+                {"state", link->up ? "up" : "down"},
+                {"type", "broadcast"}};
+}
+
 // ---- instances ----------------------------------------------------------------------------------
 
 Result<std::vector<netd::NicAllocation>> Networks::allocate_nics(const std::string& instance,
@@ -281,6 +327,12 @@ Result<std::vector<netd::NicAllocation>> Networks::allocate_nics(const std::stri
         rev.add([this, net = n->second, instance, dev] { (void)mgr_->release_nic(net, instance, dev); });
         out.push_back(std::move(*a));
     }
+    // The plug file lets the monitor recreate the nics after a reboot inside the container.
+    std::vector<netd::NicPlug> plugs;
+    for (const auto& a : out) plugs.push_back({a.host_veth, a.peer, a.inside_name, a.network, a.mac, a.mtu});
+    std::string run_dir = state_.paths().run_dir(instance);
+    LXM_TRY_VOID(base::mkdir_p(run_dir, 0711));
+    LXM_TRY_VOID(base::wrap(netd::write_nic_plugs(run_dir + "/nics.json", plugs), "nic plug file"));
     rev.success();
     return out;
 }
@@ -314,6 +366,164 @@ std::map<std::string, apitypes::InstanceStateNetwork> Networks::state_network(pi
         n.addresses.push_back(apitypes::InstanceStateNetworkAddress{a.family, a.address, std::to_string(a.prefix), a.scope});
     }
     return out;
+}
+
+// ---- proxy devices ------------------------------------------------------------------------------
+
+namespace {
+
+std::string dev_value(const store::ConfigMap& dev, const std::string& key) {
+    auto it = dev.find(key);
+    return it == dev.end() ? std::string() : it->second;
+}
+
+bool is_type(const store::ConfigMap& dev, const char* type) { return dev_value(dev, "type") == type; }
+
+std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+netd::NftForward forward_of(const ProxyDevice& p, const std::string& target) {
+    netd::NftForward f;
+    f.proto = p.listen.proto;
+    f.listen_address = p.listen.address == "0.0.0.0" ? "" : p.listen.address;
+    f.listen_port = p.listen.port;
+    f.target_address = target;
+    f.target_port = p.connect.port;
+    return f;
+}
+
+bool same(const std::vector<netd::NftForward>& a, const std::vector<netd::NftForward>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i)
+        if (a[i].proto != b[i].proto || a[i].listen_address != b[i].listen_address ||
+            a[i].listen_port != b[i].listen_port || a[i].target_address != b[i].target_address ||
+            a[i].target_port != b[i].target_port)
+            return false;
+    return true;
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> Networks::proxy_target(const std::string& instance, const store::DeviceMap& devices,
+                                                          const std::string& connect_address) {
+    bool any = connect_address == "0.0.0.0";
+    bool pending = false;
+    for (const auto& [dev, keys] : devices) {
+        if (!is_type(keys, "nic")) continue;
+        std::string net = dev_value(keys, "network");
+        if (net.empty()) continue;
+        auto cfg = mgr_->config(net);
+        if (!cfg) continue;
+        auto v4 = cfg->find("ipv4.address");
+        if (v4 == cfg->end() || v4->second == "none") continue;
+        if (std::string st = dev_value(keys, "ipv4.address"); !st.empty()) {
+            if (any || st == connect_address) return std::optional<std::string>(st);
+            continue;
+        }
+        std::string mac = lower(dev_value(keys, "hwaddr"));
+        if (mac.empty()) mac = netd::stable_mac(instance, dev);
+        LXM_TRY(auto leases, mgr_->leases(net));
+        std::optional<std::string> leased;
+        for (const auto& l : leases)
+            if (lower(l.mac) == mac && l.address.find(':') == std::string::npos) leased = l.address;
+        if (!leased) {
+            if (any) return std::optional<std::string>();
+            pending = true;
+            continue;
+        }
+        if (any || *leased == connect_address) return leased;
+    }
+    if (pending) return std::optional<std::string>();
+    return http_error(400, any ? "no nic of the instance is on a managed IPv4 network"
+                               : "connect address " + connect_address + " is not an address of the instance's nics");
+}
+
+Result<void> Networks::check_proxies(const std::string& instance, const store::DeviceMap& devices) {
+    for (const auto& [dev, keys] : devices) {
+        if (!is_type(keys, "proxy")) continue;
+        LXM_TRY(ProxyDevice p, parse_proxy_device(dev, keys));
+        LXM_TRY(auto other, mgr_->forward_conflict(forward_of(p, ""), instance + "/" + dev));
+        if (!other.empty() && other.rfind(instance + "/", 0) != 0)
+            return http_error(400, "Proxy device \"" + dev + "\": " + p.listen.proto + " port " + std::to_string(p.listen.port) +
+                                       " is already forwarded by " + other);
+    }
+    return {};
+}
+
+Result<void> Networks::sync_proxies(const std::string& instance, const store::DeviceMap& devices, bool running) {
+    std::lock_guard lock(proxy_mu_);
+    std::map<std::string, std::vector<netd::NftForward>> want;
+    std::optional<base::Error> first;
+    if (running) {
+        for (const auto& [dev, keys] : devices) {
+            if (!is_type(keys, "proxy")) continue;
+            auto p = parse_proxy_device(dev, keys);
+            if (!p) {
+                if (!first) first = p.error();
+                continue;
+            }
+            auto target = proxy_target(instance, devices, p->connect.address);
+            if (!target) {
+                if (!first) first = base::wrap(target.error(), "proxy device " + dev);
+                continue;
+            }
+            if (*target) want[instance + "/" + dev] = {forward_of(*p, **target)};
+        }
+    }
+    LXM_TRY(auto current, mgr_->forwards());
+    auto apply = [&](const std::string& owner, const std::vector<netd::NftForward>& fs) {
+        auto r = mgr_->set_forwards(owner, fs);
+        if (!r && !first) {
+            if (r.error().code == std::errc::address_in_use) first = http_error(400, r.error().message()).error();
+            else first = r.error();
+        }
+    };
+    for (const auto& [owner, fs] : current)
+        if (owner.rfind(instance + "/", 0) == 0 && !want.contains(owner)) apply(owner, {});
+    for (const auto& [owner, fs] : want) {
+        auto it = current.find(owner);
+        if (it == current.end() || !same(it->second, fs)) apply(owner, fs);
+    }
+    if (first) return std::unexpected(*first);
+    return {};
+}
+
+void Networks::sync_all_proxies() {
+    struct Row {
+        std::string name;
+        store::DeviceMap devices;
+    };
+    auto rows = state_.store().read([&](store::Transaction& tx) -> Result<std::vector<Row>> {
+        LXM_TRY(auto insts, store::list_instances(tx, std::string_view(kProject)));
+        LXM_TRY(auto profiles, store::list_profiles(tx, kProject));
+        std::vector<Row> out;
+        for (const auto& i : insts) {
+            std::vector<const store::DeviceMap*> layers;
+            for (const auto& pn : i.profiles)
+                for (const auto& p : profiles)
+                    if (p.name == pn) layers.push_back(&p.devices);
+            layers.push_back(&i.devices);
+            out.push_back({i.name, expand_devices(layers)});
+        }
+        return out;
+    });
+    if (!rows) {
+        LXM_DEBUG("proxies: {}", rows.error().message());
+        return;
+    }
+    auto current = mgr_->forwards();
+    std::set<std::string> with_forwards;
+    if (current)
+        for (const auto& [owner, fs] : *current) with_forwards.insert(owner.substr(0, owner.find('/')));
+    for (const auto& r : *rows) {
+        bool has_proxy = std::any_of(r.devices.begin(), r.devices.end(), [](const auto& d) { return is_type(d.second, "proxy"); });
+        if (!has_proxy && !with_forwards.contains(r.name)) continue;
+        bool running = base::path_exists(state_.paths().monitor_socket(r.name));
+        if (auto s = sync_proxies(r.name, r.devices, running); !s)
+            LXM_DEBUG("instance {}: proxies: {}", r.name, s.error().message());
+    }
 }
 
 }  // namespace lxm::core

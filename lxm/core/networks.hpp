@@ -17,6 +17,8 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,8 @@ public:
     base::Result<void> update(const std::string& name, const nlohmann::json& body);
     base::Result<void> remove(const std::string& name);
     base::Result<nlohmann::json> leases(const std::string& name);
+    // LXD's NetworkState of the bridge: addresses, counters, hwaddr, mtu, state, type.
+    base::Result<nlohmann::json> state(const std::string& name);
     // The writable part, for ETags.
     base::Result<nlohmann::json> etag_state(const std::string& name);
 
@@ -71,9 +75,25 @@ public:
     // LXD's instance state "network" map for the container whose init is pid.
     std::map<std::string, apitypes::InstanceStateNetwork> state_network(pid_t pid);
 
+    // ---- proxy devices (lxm/core/proxy.hpp) ----
+    // Before a start: each proxy device parses and listens where no other instance's
+    // forward does (http 400 otherwise).
+    base::Result<void> check_proxies(const std::string& instance, const store::DeviceMap& devices);
+    // Make the instance's DNAT forwards match its proxy devices: while running one
+    // forward per proxy whose target address is known (a static ipv4.address, else the
+    // nic's DHCP lease: check() adds it once the lease appears and follows it when it
+    // changes); when not running none.
+    base::Result<void> sync_proxies(const std::string& instance, const store::DeviceMap& devices, bool running);
+
     netd::NetworkManager& manager() { return *mgr_; }
 
 private:
+    // Address of the instance that a nat proxy's connect address names; nullopt while
+    // the nic has no lease yet.
+    base::Result<std::optional<std::string>> proxy_target(const std::string& instance, const store::DeviceMap& devices,
+                                                           const std::string& connect_address);
+    // check(): sync_proxies for every instance (running = its monitor socket exists).
+    void sync_all_proxies();
     base::Result<std::vector<std::string>> used_by(const std::string& name);
     nlohmann::json to_json(const std::string& name, const std::string& type, const std::string& description,
                            const std::string& status, const store::ConfigMap& config,
@@ -82,6 +102,7 @@ private:
     DaemonState& state_;
     NetworksOptions opts_;
     std::unique_ptr<netd::NetworkManager> mgr_;
+    std::mutex proxy_mu_;  // one sync_proxies at a time
 };
 
 }  // namespace lxm::core
