@@ -284,7 +284,8 @@ lxmd_setup() {
   chmod 0711 "$LXM_DIR"
   if [ ! -x "$LXMD" ] || [ ! -x "$LXM" ]; then LXM_SKIP="no $LXMD or $LXM"; return 0; fi
   build_monitor_ctl
-  "$LXMD" > "$BENCH_WORK/lxmd.log" 2>&1 &
+  # shellcheck disable=SC2086  # LXMD_ARGS: extra lxmd flags of a benchmark (word-split on purpose)
+  "$LXMD" ${LXMD_ARGS:-} > "$BENCH_WORK/lxmd.log" 2>&1 &
   LXMD_PID=$!
   on_exit lxmd_teardown
   for _ in $(seq 600); do
