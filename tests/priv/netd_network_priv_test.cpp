@@ -231,16 +231,16 @@ TEST(NetdNetworkPriv, Lifecycle) {
         NETNS_OK(table);
         NETNS_CHECK(table->find("\"dnat\":") != std::string::npos);
         // Listen conflicts between owners: same protocol and port on overlapping addresses.
-        NftForward g = f;
-        g.listen_address = "127.0.0.1";  // inside the wildcard of c1/web
-        auto taken = mgr->set_forwards("c2/web", {g});
+        NftForward fwd2 = f;
+        fwd2.listen_address = "127.0.0.1";  // inside the wildcard of c1/web
+        auto taken = mgr->set_forwards("c2/web", {fwd2});
         NETNS_CHECK(!taken && taken.error().code == std::errc::address_in_use);
         NETNS_CHECK(taken.error().message().find("already forwarded by c1/web") != std::string::npos);
-        auto who = mgr->forward_conflict(g, "c2/web");
+        auto who = mgr->forward_conflict(fwd2, "c2/web");
         NETNS_OK(who);
         NETNS_CHECK(*who == "c1/web");
-        g.proto = "udp";  // another protocol: free
-        NETNS_OK(mgr->set_forwards("c2/web", {g}));
+        fwd2.proto = "udp";  // another protocol: free
+        NETNS_OK(mgr->set_forwards("c2/web", {fwd2}));
         NETNS_OK(mgr->set_forwards("c1/web", {f}));  // an owner replacing its own: fine
         auto all = mgr->forwards();
         NETNS_OK(all);
