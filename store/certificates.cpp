@@ -121,6 +121,12 @@ Result<void> delete_token(Transaction& tx, std::string_view name) {
     return {};
 }
 
+Result<void> delete_token_by_hash(Transaction& tx, std::string_view secret_hash) {
+    LXM_TRY(int64_t n, detail::exec_changes(tx, "DELETE FROM tokens WHERE secret_hash = ?1", {std::string(secret_hash)}));
+    if (n == 0) return not_found("token");
+    return {};
+}
+
 Result<TokenRecord> consume_token(Transaction& tx, std::string_view secret_hash, int64_t now) {
     TokenRecord tok;
     {

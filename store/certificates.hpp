@@ -44,6 +44,8 @@ struct TokenRecord {
 Result<int64_t> create_token(Transaction& tx, const TokenRecord& rec);
 Result<std::vector<TokenRecord>> list_tokens(Transaction& tx);
 Result<void> delete_token(Transaction& tx, std::string_view name);
+// Delete the token with this secret hash (revocation); not_found when it is gone already.
+Result<void> delete_token_by_hash(Transaction& tx, std::string_view secret_hash);
 // Use a token once: it is deleted whatever the outcome. no_such_file_or_directory
 // when unknown, timed_out when expired at `now`.
 Result<TokenRecord> consume_token(Transaction& tx, std::string_view secret_hash, int64_t now);

@@ -17,6 +17,12 @@ Api::~Api() { stop(std::chrono::milliseconds(0)); }
 
 base::Result<void> Api::listen_unix(const std::string& path) { return server_->listen_unix(path); }
 
+base::Result<std::string> Api::listen_tls(const std::string& address, const TlsIdentity& id) {
+    return server_->listen_tls(address, id);
+}
+
+void Api::close_tls() { server_->close_tls(); }
+
 void Api::start() { ex_->start(); }
 
 void Api::stop(std::chrono::milliseconds grace) {

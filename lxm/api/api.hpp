@@ -46,6 +46,9 @@ public:
 
     // Add routes before listening; the table is read concurrently afterwards.
     base::Result<void> listen_unix(const std::string& path);
+    // HTTPS (Server::listen_tls / close_tls); may be called while running.
+    base::Result<std::string> listen_tls(const std::string& address, const TlsIdentity& id);
+    void close_tls();
     void start();
     // Stop accepting, end event streams, cancel operations, drain requests (up to grace), stop threads.
     void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));

@@ -82,6 +82,17 @@ base::Result<Router::Match> Router::match(std::string_view method, std::string_v
     return m;
 }
 
+std::vector<Router::RouteInfo> Router::list() const {
+    std::vector<RouteInfo> out;
+    for (const auto& e : entries_) {
+        std::string pattern;
+        for (const auto& s : e.segments) pattern += "/" + s;
+        if (pattern.empty()) pattern = "/";
+        for (const auto& [m, r] : e.methods) out.push_back({m, pattern, r.allow_untrusted});
+    }
+    return out;
+}
+
 Response invoke(const Route& route, const Request& req) {
     try {
         auto r = route.handler(req);
