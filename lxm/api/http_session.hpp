@@ -19,6 +19,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "lxm/api/executors.hpp"
+#include "lxm/api/http_produced.hpp"
 #include "lxm/api/router.hpp"
 #include "lxm/api/server.hpp"
 #include "lxm/api/websocket_impl.hpp"
@@ -101,6 +102,10 @@ inline std::string lower(std::string_view s) {
 template <class Stream>
 asio::awaitable<void> write_response(Stream& stream, SessionHub& hub, const Response& resp, unsigned version,
                                      bool keep_alive, boost::system::error_code& ec) {
+    if (resp.producer) {
+        co_await write_produced(stream, hub, resp, version, keep_alive, ec);
+        co_return;
+    }
     http::response<http::string_body> res{static_cast<http::status>(resp.status), version};
     res.set(http::field::server, "lxm");
     res.set(http::field::content_type, resp.content_type);

@@ -39,6 +39,10 @@ struct Response {
     std::vector<std::pair<std::string, std::string>> headers;
     WebSocketHandler upgrade;  // set: answer with a websocket upgrade
     Deferred deferred;         // set: the real response comes later
+    // Set: the body is produced while it is sent (chunked transfer, no Content-Length): run on
+    // the blocking executor, it writes into fd (a pipe) and returns; an error, or the client
+    // going away, ends the transfer without its last chunk (a truncated body, never a wrong one).
+    std::function<base::Result<void>(int fd)> producer;
 
     // {"type":"sync","status":"Success","status_code":200,"metadata":m}
     static Response sync(json metadata);

@@ -21,6 +21,7 @@ void add_exec_commands(CLI::App& app, Context& ctx, Action& chosen);      // exe
 void add_config_commands(CLI::App& app, Context& ctx, Action& chosen);    // config.cpp: config, profile
 void add_file_commands(CLI::App& app, Context& ctx, Action& chosen);      // file.cpp: file push/pull
 void add_image_commands(CLI::App& app, Context& ctx, Action& chosen);     // image.cpp: image list, alias
+void add_backup_commands(CLI::App& app, Context& ctx, Action& chosen);    // backup.cpp: export, import
 void add_network_commands(CLI::App& app, Context& ctx, Action& chosen);   // network.cpp: network ...
 void add_admin_commands(CLI::App& app, Context& ctx, Action& chosen);     // admin.cpp: admin recover
 

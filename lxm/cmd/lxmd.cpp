@@ -28,9 +28,11 @@
 #include <spdlog/spdlog.h>
 
 #include "lxm/api/api.hpp"
+#include "lxm/api/backup_routes.hpp"
 #include "lxm/api/daemon_routes.hpp"
 #include "lxm/api/network_routes.hpp"
 #include "lxm/base/log.hpp"
+#include "lxm/core/backups.hpp"
 #include "lxm/core/daemon_state.hpp"
 #include "lxm/core/images.hpp"
 #include "lxm/core/instances.hpp"
@@ -127,6 +129,8 @@ int main(int argc, char** argv) {
     api::DaemonRoutes ctx{**state, images, instances, profiles};
     api::register_daemon_routes(api, ctx);
     api::register_network_routes(api, networks);
+    core::Backups backups(**state, instances);
+    api::register_backup_routes(api, backups, **state);  // after the instance routes (wraps POST /1.0/instances)
     // Networks come up before anything can start an instance on them.
     if (auto r = networks.startup(); !r) LXM_ERROR("networks: {}", r.error().message());
     const std::string sock = (*state)->paths().socket();

@@ -122,6 +122,22 @@ public:
     // never attached anywhere), holding the instance lock.
     base::Result<void> with_root(const std::string& name, const std::function<base::Result<void>(const InstanceRoot&)>& fn);
 
+    // ---- creation from transferred trees (lxm/core/instance_import.cpp: backup import, migration) ----
+    struct TreeImport {
+        store::InstanceRecord rec;                     // name, config, devices, profiles, ... (ids, pool, markers set here)
+        std::vector<store::SnapshotRecord> snapshots;  // oldest first
+        std::vector<std::string> snapshot_trees;       // one tree per snapshot
+        std::string rootfs_tree;
+        std::string templates_dir;                     // "": none; else metadata.yaml + templates/ kept by the instance
+        std::string pool;                              // "": the root disk's pool (profiles), else the default
+    };
+    // All-or-nothing creation of an instance from unpacked trees (owners as the container
+    // sees them; in the target pool's tmp/, consumed: moved into place, so on the same
+    // filesystem). 400 bad name/profile, 409 taken. A failure or kill leaves no row or volume.
+    base::Result<void> create_from_trees(TreeImport spec, const Progress& progress);
+    // The pool a TreeImport without a pool goes to (to unpack beside it).
+    base::Result<std::string> import_pool_for(const store::InstanceRecord& rec, const std::string& requested);
+
     // Rewrite the instance's backup file (after a change of one of its profiles).
     base::Result<void> rewrite_backup(const std::string& name);
 

@@ -1,0 +1,115 @@
+// Backups of instances (LXD's /1.0/instances/<n>/backups) and their import.
+//
+// A backup costs what a snapshot of the pool costs when it is made: it records
+// an internal pool snapshot of the instance ("backup <name>": a name no user
+// snapshot can have, since user names hold no spaces) and the list of user
+// snapshots it includes. Its tarball is never stored: GET .../export builds it
+// on the fly from those snapshots and streams it (one copy of the data, on the
+// wire). The record is a small JSON file under the instance dir (backups/<name>.json),
+// so it follows the instance through rename and disappears with it. Deleting a
+// backup, or its expiry (checked whenever backups are listed, made or exported),
+// removes the internal snapshot. User snapshots deleted after the backup was made
+// are left out of its export (noted in the log).
+//
+// Tarball layout (LXD's, non-optimized): backup/index.yaml (name, backend, pool,
+// snapshots, type, config: {container, snapshots, pool, volume}), then
+// backup/snapshots/<s>/rootfs/... oldest first, then backup/container/rootfs/...
+// with the instance's kept templates (backup/container/metadata.yaml, templates/).
+// Owners are written as the container sees them.
+//
+// Import (POST /1.0/instances with an octet-stream body): the tarball is unpacked
+// whole under the target pool's tmp/ (hostile-tarball safe: store/archive_unpack),
+// then Instances::create_from_trees moves the trees into place and commits the row
+// last. A truncated or corrupt file fails before anything is created and leaves
+// nothing behind (tmp/ is also emptied when the pool is opened).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lxm/base/error.hpp"
+#include "lxm/core/backup_tar.hpp"
+#include "lxm/core/daemon_state.hpp"
+#include "lxm/core/images.hpp"
+#include "lxm/core/instances.hpp"
+
+namespace lxm::core {
+
+struct BackupRecord {
+    std::string name;
+    int64_t created_at = 0;              // unix ns
+    std::optional<int64_t> expires_at{};  // unix ns; nullopt = never
+    bool instance_only = false;
+    bool optimized_storage = false;
+    std::string compression = "gzip";
+    std::vector<std::string> snapshots{};  // user snapshots included, oldest first
+    std::string pool_snapshot{};           // the internal pool snapshot
+};
+
+struct BackupCreate {
+    std::string name{};  // "" = next free backupN
+    std::optional<int64_t> expires_at{};
+    bool instance_only = false;
+    bool optimized_storage = false;
+    std::string compression{};  // "" = gzip (LXD's default)
+};
+
+struct BackupImport {
+    std::string file;  // the tarball
+    std::string name;  // "" = the name in the backup
+    std::string pool;  // "" = the root disk's pool
+};
+
+class Backups {
+public:
+    Backups(DaemonState& state, Instances& instances);
+
+    base::Result<std::vector<BackupRecord>> list(const std::string& instance);
+    base::Result<BackupRecord> get(const std::string& instance, const std::string& backup);
+    // Checks (404 instance, 400 name/compression, 409 taken) and fills in the name.
+    base::Result<BackupCreate> check_create(const std::string& instance, BackupCreate req);
+    base::Result<void> create(const std::string& instance, const BackupCreate& req);
+    base::Result<void> remove(const std::string& instance, const std::string& backup);
+    base::Result<void> rename(const std::string& instance, const std::string& from, const std::string& to);
+    // The backup's tarball, written into fd as it is built.
+    base::Result<void> write_tarball(const std::string& instance, const std::string& backup, int fd);
+    // Delete expired backups (failures are logged).
+    void expire();
+
+    // The instance name an import will create (the override or the backup's), 400 for
+    // a file that is not a backup; then the import itself (returns the name).
+    base::Result<std::string> import_name(const BackupImport& req);
+    base::Result<std::string> import(const BackupImport& req, const Progress& progress);
+
+    // ---- shared with migration (lxm/core/migration.cpp) ----
+    // An internal pool snapshot of the instance (a running one is frozen around it).
+    base::Result<void> take_pool_snapshot(const std::string& instance, const std::string& pool_snapshot);
+    base::Result<void> drop_pool_snapshot(const std::string& instance, const std::string& pool_snapshot);
+    // The tarball of the instance: its user snapshots `snapshots` (names, oldest first) and the
+    // root as held by the pool snapshot root_pool_snapshot, in the backup layout, into tar.
+    base::Result<void> write_instance_tar(const std::string& instance, const std::string& root_pool_snapshot,
+                                          const std::vector<std::string>& snapshots, TarStream& tar);
+    // Create an instance from a backup layout unpacked at dir (dir/index.yaml, dir/container/rootfs,
+    // dir/snapshots/<s>/rootfs; in pool's tmp/). name/pool: "" = from the backup.
+    base::Result<std::string> import_unpacked(const std::string& dir, const std::string& name,
+                                              const std::string& pool, const Progress& progress);
+
+private:
+    struct Where {
+        store::InstanceRecord rec;
+        store::PoolDriver* pool = nullptr;
+        std::string dir;  // <instance dir>/backups
+    };
+    base::Result<Where> where(const std::string& instance);
+    base::Result<void> remove_locked(const Where& w, const BackupRecord& b);
+    void expire_instance(const Where& w);
+
+    DaemonState& state_;
+    Instances& instances_;
+    std::mutex mu_;  // backup records (create/rename/delete/expiry)
+};
+
+}  // namespace lxm::core
