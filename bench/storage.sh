@@ -3,7 +3,12 @@
 # pool) against LXD 5.0 on a dir pool and on a btrfs pool (loop file), for the Debian 12 image:
 #   launch-to-running, snapshot, restore, copy, delete.
 #
-#   bench/storage.sh [-n RUNS]      (root; LXM_BENCH_BUILD=build dir with bin/{lxmd,lxm,lxm-monitor})
+#   bench/storage.sh [-n RUNS] [-s]   (root; LXM_BENCH_BUILD=build dir with bin/{lxmd,lxm,lxm-monitor})
+#
+# Part 1 (lxm only, skipped with -s): create from a cached image, snapshot, restore and copy with a
+# 256 MB and a 2 GB image (busybox plus an incompressible filler file, imported with `lxm image
+# import`) on lxmd's default pool: each should take < 100 ms whatever the image size.
+# Part 2 (side by side):
 #
 # Per round and runtime: launch c (timed until `systemctl is-system-running --wait` inside returns,
 # entered with nsenter as in start.sh, pid lookup left out), stop it (not timed), snapshot c s1,
@@ -14,18 +19,20 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-while getopts n: o; do
+SIZES=(256 2048)
+while getopts n:s o; do
   case $o in
   n) BENCH_RUNS=$OPTARG ;;
-  *) echo "usage: $0 [-n RUNS]" >&2; exit 2 ;;
+  s) SIZES=() ;;
+  *) echo "usage: $0 [-n RUNS] [-s]" >&2; exit 2 ;;
   esac
 done
 
 bench_setup
 bench_rootfs
+# No bridge: the containers need no network here (LXD's preseed has none either).
+LXMD_ARGS="--default-network none"
 lxmd_setup
-lxd_setup btrfs
-log "LXD ready (pools default=dir, btrfs), image imported"
 
 # cli RUNTIME ARGS...: the runtime's CLI (lxm or LXD's lxc); its output is shown only on failure.
 cli() {
@@ -80,6 +87,45 @@ round() {  # runtime index
   timed "$rt" delete cli "$rt" delete "$c"
 }
 
+# ---- part 1: size independence on lxm's default pool -------------------------------------------
+# make_image MB: a unified image tarball (metadata.yaml + rootfs/) of busybox plus MB of random data.
+make_image() {
+  local mb=$1 dir=$BENCH_WORK/img-$1 busybox
+  busybox=$("$BENCH_SRC/scripts/build-rootfs.sh" "$BENCH_SRC/templates/recipes/busybox.yaml") || return 1
+  mkdir -p "$dir/rootfs"
+  cp -a "$busybox/." "$dir/rootfs/"
+  head -c "${mb}M" /dev/urandom > "$dir/rootfs/filler"
+  printf 'architecture: x86_64\ncreation_date: %s\nproperties:\n  os: busybox\n  description: bench %s MB\n' \
+    "$(date +%s)" "$mb" > "$dir/metadata.yaml"
+  tar -C "$dir" --numeric-owner -cf "$dir.tar" metadata.yaml rootfs && rm -rf "$dir"
+  printf '%s' "$dir.tar"
+}
+size_round() {  # MB index
+  local rt=lxm-$1m img=bench-$1m c=sz$1-$2
+  LXM_NAMES+=("$c" "$c-copy")
+  timed "$rt" create cli lxm init "$img" "$c"
+  timed "$rt" snapshot cli lxm snapshot "$c" s1
+  timed "$rt" restore cli lxm restore "$c" s1
+  timed "$rt" copy cli lxm copy "$c" "$c-copy"
+  cli lxm delete "$c-copy"
+  cli lxm delete "$c"
+}
+if [ -z "$LXM_SKIP" ]; then
+  for mb in "${SIZES[@]}"; do
+    tarball=$(make_image "$mb") || die "cannot make the $mb MB image"
+    cli lxm image import "$tarball" --alias "bench-${mb}m" || die "lxm image import of the $mb MB image failed"
+    rm -f "$tarball"
+    log "imported the $mb MB image; warm-up instance unpacks it into the pool"
+    LXM_NAMES+=("sz$mb-warm")
+    cli lxm init "bench-${mb}m" "sz$mb-warm" && cli lxm delete "sz$mb-warm"
+    for ((i = 1; i <= BENCH_RUNS; i++)); do size_round "$mb" "$i"; done
+  done
+fi
+
+# ---- part 2: side by side with LXD ---------------------------------------------------------------
+lxd_setup btrfs
+log "LXD ready (pools default=dir, btrfs), image imported"
+
 runtimes=(lxd-dir lxd-btrfs)
 [ -z "$LXM_SKIP" ] && runtimes=(lxm "${runtimes[@]}")
 for rt in "${runtimes[@]}"; do
@@ -106,7 +152,17 @@ row() {  # label metric
 }
 {
   echo
-  echo "Medians of $BENCH_RUNS runs, milliseconds ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r))"
+  echo "Medians of $BENCH_RUNS runs, milliseconds ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
+  if [ "${#SIZES[@]}" -gt 0 ]; then
+    echo
+    echo '| lxm default pool | create | snapshot | restore | copy |'
+    echo '|---|---:|---:|---:|---:|'
+    for mb in "${SIZES[@]}"; do
+      printf '| %s MB image | %s | %s | %s | %s |\n' "$mb" "$(median_of "lxm-${mb}m" create)" \
+        "$(median_of "lxm-${mb}m" snapshot)" "$(median_of "lxm-${mb}m" restore)" "$(median_of "lxm-${mb}m" copy)"
+    done
+  fi
+  echo
   echo
   echo '| | lxm | LXD dir | LXD btrfs | LXD dir/lxm | LXD btrfs/lxm |'
   echo '|---|---:|---:|---:|---:|---:|'

@@ -201,6 +201,9 @@ void register_instance_routes(Api& api, DaemonRoutes& ctx) {
         std::optional<int64_t> expires;
         if (post.expires_at && *post.expires_at != apitypes::zero_time())
             expires = post.expires_at->time_since_epoch().count();
+        else if (!post.expires_at) {  // not given: snapshots.expiry, as LXD
+            LXM_TRY(expires, inst.default_snapshot_expiry(name));
+        }
         auto spec = task("Snapshotting instance", name);
         spec.resources["instances_snapshots"] = {snapshot_url(name, snap)};
         spec.run = [&inst, name, snap, expires](OperationContext&) { return inst.create_snapshot(name, snap, expires); };

@@ -40,6 +40,7 @@ int run(int argc, char** argv) {
     add_image_commands(app, ctx, chosen);
     add_backup_commands(app, ctx, chosen);
     add_network_commands(app, ctx, chosen);
+    add_storage_commands(app, ctx, chosen);
     add_admin_commands(app, ctx, chosen);
     add_version(app, ctx, chosen);
     try {

@@ -23,6 +23,7 @@ void add_file_commands(CLI::App& app, Context& ctx, Action& chosen);      // fil
 void add_image_commands(CLI::App& app, Context& ctx, Action& chosen);     // image.cpp: image list, alias
 void add_backup_commands(CLI::App& app, Context& ctx, Action& chosen);    // backup.cpp: export, import
 void add_network_commands(CLI::App& app, Context& ctx, Action& chosen);   // network.cpp: network ...
+void add_storage_commands(CLI::App& app, Context& ctx, Action& chosen);   // storage.cpp: storage list/create/info/show/delete
 void add_admin_commands(CLI::App& app, Context& ctx, Action& chosen);     // admin.cpp: admin recover
 
 // Register `fn` as the action of subcommand `sub` (options are read when it runs).

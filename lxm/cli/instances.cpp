@@ -72,6 +72,7 @@ struct CreateOpts {
     bool ephemeral = false;
     bool empty = false;
     bool quiet = false;
+    std::string storage;  // -s: the root disk's pool
 };
 
 // "images:debian/12" / "local:busybox" / "busybox" / a fingerprint → the image source.
@@ -94,6 +95,8 @@ base::Result<std::string> create(Context& ctx, const CreateOpts& o, bool quiet) 
     else
         body["profiles"] = nullptr;
     body["source"] = o.empty || o.image.empty() ? json{{"type", "none"}} : image_source(o.image);
+    // As lxc -s: a root disk on that pool in the instance's own devices.
+    if (!o.storage.empty()) body["devices"]["root"] = {{"type", "disk"}, {"path", "/"}, {"pool", o.storage}};
     if (!quiet) print(ctx.out, o.name.empty() ? "Creating the instance\n" : "Creating " + o.name + "\n");
     LXM_TRY(auto op, ctx.run("POST", "/1.0/instances", body));
     std::string name = o.name;
@@ -122,6 +125,7 @@ void add_create(CLI::App& app, Context& ctx, Action& chosen, bool launch) {
     sub->add_flag("-e,--ephemeral", o->ephemeral, "Ephemeral instance (deleted when stopped)");
     if (!launch) sub->add_flag("--empty", o->empty, "Create an empty instance (no image)");
     sub->add_flag("-q,--quiet", o->quiet, "Print nothing on success");
+    sub->add_option("-s,--storage", o->storage, "Storage pool of the root disk");
     on_run(sub, chosen, [&ctx, o, launch]() -> base::Result<int> {
         const bool* quiet = &o->quiet;
         if (o->image.empty() && !o->empty) return user_error("an image is required (e.g. lxm launch busybox c1)");

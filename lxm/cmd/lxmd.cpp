@@ -31,6 +31,7 @@
 #include "lxm/api/backup_routes.hpp"
 #include "lxm/api/daemon_routes.hpp"
 #include "lxm/api/network_routes.hpp"
+#include "lxm/api/storage_routes.hpp"
 #include "lxm/base/log.hpp"
 #include "lxm/core/backups.hpp"
 #include "lxm/core/daemon_state.hpp"
@@ -38,6 +39,8 @@
 #include "lxm/core/instances.hpp"
 #include "lxm/core/networks.hpp"
 #include "lxm/core/profiles.hpp"
+#include "lxm/core/snapshot_scheduler.hpp"
+#include "lxm/core/storage_pools.hpp"
 
 using namespace lxm;
 
@@ -99,6 +102,8 @@ int main(int argc, char** argv) {
     core::Images images(**state);
     // Stand-in image source until the image store lands: the recipes (see lxm/core/images.hpp).
     if (auto r = images.register_builtin(); !r) LXM_WARN("built-in images not registered: {}", r.error().message());
+    core::StoragePools storage_pools(**state);
+    if (auto r = storage_pools.startup(); !r) LXM_WARN("storage pools: {}", r.error().message());
     core::Instances instances(**state, images);
     core::Profiles profiles(**state, instances);
     core::NetworksOptions net_opts;
@@ -129,6 +134,7 @@ int main(int argc, char** argv) {
     api::DaemonRoutes ctx{**state, images, instances, profiles};
     api::register_daemon_routes(api, ctx);
     api::register_network_routes(api, networks);
+    api::register_storage_routes(api, storage_pools);
     core::Backups backups(**state, instances);
     api::register_backup_routes(api, backups, **state);  // after the instance routes (wraps POST /1.0/instances)
     // Networks come up before anything can start an instance on them.
@@ -167,6 +173,22 @@ int main(int argc, char** argv) {
     };
     arm_check();
 
+    // Scheduled snapshots and expiry: a tick at every minute boundary, on the blocking pool.
+    auto snapshot_actions = core::instance_snapshot_actions(instances);
+    core::SnapshotScheduler scheduler(*snapshot_actions);
+    std::function<void()> cancel_snap_tick;
+    std::function<void()> arm_snap_tick = [&] {
+        std::lock_guard lk(check_mu);
+        if (check_stopping) return;
+        cancel_snap_tick = api.executors().schedule(scheduler.until_next_minute(), [&] {
+            api.executors().post_blocking([&] {
+                scheduler.tick();
+                arm_snap_tick();
+            });
+        });
+    };
+    arm_snap_tick();
+
     int sig = 0;
     for (;;) {
         if (::sigwait(&set, &sig) != 0) continue;
@@ -178,6 +200,7 @@ int main(int argc, char** argv) {
         std::lock_guard lk(check_mu);
         check_stopping = true;
         if (cancel_check) cancel_check();
+        if (cancel_snap_tick) cancel_snap_tick();
     }
     api.stop(std::chrono::seconds(5));
     networks.detach();  // bridges and dnsmasqs keep running, like the containers

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lxm/apitypes/http_error.hpp"
+#include "lxm/core/snapshot_schedule.hpp"
 #include "lxm/core/proxy.hpp"
 
 namespace lxm::core {
@@ -102,7 +103,14 @@ base::Result<void> validate_config(const ConfigMap& config) {
         } else if (key == "limits.processes") {
             auto n = parse_int(value);
             if (!n || *n < 1) return bad_value(key, value, "expected a positive number");
-        } else if (key == "boot.autostart" || key == "security.privileged") {
+        } else if (key == "snapshots.schedule") {
+            if (auto c = CronSchedule::parse(value); !c) return bad_value(key, value, c.error().context);
+        } else if (key == "snapshots.expiry") {
+            if (auto e = expiry_time(std::chrono::system_clock::now(), value); !e)
+                return bad_value(key, value, e.error().context);
+        } else if (key == "snapshots.pattern") {
+            if (auto n = snapshot_name_from_pattern(value, {}); !n) return bad_value(key, value, n.error().context);
+        } else if (key == "boot.autostart" || key == "security.privileged" || key == "snapshots.schedule.stopped") {
             if (!parse_bool(value)) return bad_value(key, value, "expected true or false");
         } else if (starts_with(key, "environment.")) {
             if (!valid_env_name(key.substr(12)))

@@ -7,6 +7,8 @@
 //   limits.processes     N >= 1: pids.max
 //   boot.autostart       true|false: start when lxmd starts (unset: restore the last state)
 //   security.privileged  true|false: no user namespace (set at creation only)
+//   snapshots.schedule, snapshots.schedule.stopped, snapshots.pattern, snapshots.expiry
+//                        scheduled snapshots as LXD (lxm/core/snapshot_schedule.hpp)
 //   user.*, environment.*, image.*   free-form (environment.NAME: NAME a valid variable name)
 //   volatile.*           set by the server only
 #pragma once

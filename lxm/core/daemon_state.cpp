@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "lxm/base/file.hpp"
+#include "lxm/base/log.hpp"
 #include "store/server_config.hpp"
 #include "store/storage.hpp"
 
@@ -60,7 +61,9 @@ base::Result<std::unique_ptr<DaemonState>> DaemonState::open(const std::string& 
     LXM_TRY_VOID(ensure_dir(root + "/logs", 0700));
 
     LXM_TRY(st->store_, base::wrap(store::open_store(st->paths_.database()), "open database"));
-    LXM_TRY(st->pool_, base::wrap(store::open_pool("overlay", st->paths_.pool()), "open storage pool"));
+    LXM_TRY(auto def, base::wrap(store::open_pool("overlay", st->paths_.pool()), "open storage pool"));
+    st->default_pool_ = def.get();
+    st->pools_.emplace(st->pool_name_, std::move(def));
 
     // Record the default pool in the database (once).
     LXM_TRY_VOID(st->store_->transaction([&](store::Transaction& tx) -> base::Result<void> {
@@ -76,7 +79,50 @@ base::Result<std::unique_ptr<DaemonState>> DaemonState::open(const std::string& 
         LXM_TRY_VOID(store::create_storage_pool(tx, rec));
         return {};
     }));
+    // The other pools: a pool that does not open (its filesystem gone) is logged
+    // and left out; its row stays, so it comes back when the source does.
+    LXM_TRY(auto recs, st->store_->read([](store::Transaction& tx) { return store::list_storage_pools(tx); }));
+    for (const auto& rec : recs) {
+        if (rec.name == st->pool_name_ || rec.status != "created") continue;
+        auto src = rec.config.find("source");
+        std::string path = src != rec.config.end() && !src->second.empty() ? src->second : st->paths_.pool(rec.name);
+        auto d = store::open_pool(rec.driver, path, rec.config);
+        if (!d) {
+            LXM_ERROR("storage pool {} ({} at {}): {}", rec.name, rec.driver, path, d.error().message());
+            continue;
+        }
+        st->pools_.emplace(rec.name, std::move(*d));
+    }
     return st;
+}
+
+base::Result<store::PoolDriver*> DaemonState::pool(const std::string& name) {
+    std::lock_guard g(pools_mu_);
+    auto it = pools_.find(name);
+    if (it == pools_.end())
+        return base::make_error(std::errc::no_such_file_or_directory, "storage pool \"" + name + "\" is not available");
+    return it->second.get();
+}
+
+std::vector<std::string> DaemonState::pool_names() {
+    std::lock_guard g(pools_mu_);
+    std::vector<std::string> out;
+    for (const auto& [n, p] : pools_) out.push_back(n);
+    return out;
+}
+
+void DaemonState::add_pool(const std::string& name, std::unique_ptr<store::PoolDriver> driver) {
+    std::lock_guard g(pools_mu_);
+    pools_[name] = std::move(driver);
+}
+
+std::unique_ptr<store::PoolDriver> DaemonState::remove_pool(const std::string& name) {
+    std::lock_guard g(pools_mu_);
+    auto it = pools_.find(name);
+    if (it == pools_.end() || name == pool_name_) return nullptr;
+    auto p = std::move(it->second);
+    pools_.erase(it);
+    return p;
 }
 
 base::Result<IdPool> DaemonState::id_pool() {

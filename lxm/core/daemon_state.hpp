@@ -3,7 +3,8 @@
 //   $LXM_DIR (default /var/lib/lxm), mode 0711
 //     unix.socket                    the API socket
 //     database/lxm.db                SqliteStore
-//     storage-pools/default/         the default pool (overlay driver)
+//     storage-pools/default/         the default pool (overlay driver); other pools
+//                                    here too unless created with a source dir
 //     containers/<name>/             run dir of a running instance (0711: the
 //                                    container root walks through it): spec.json,
 //                                    monitor.sock, monitor.pid, exit-code
@@ -15,8 +16,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "lxm/base/error.hpp"
 #include "store/config_maps.hpp"
@@ -31,6 +35,7 @@ struct StatePaths {
     std::string root;
     std::string socket() const { return root + "/unix.socket"; }
     std::string database() const { return root + "/database/lxm.db"; }
+    // A pool's directory when it has no source of its own.
     std::string pool(const std::string& name = "default") const { return root + "/storage-pools/" + name; }
     std::string run_dir(const std::string& instance) const { return root + "/containers/" + instance; }
     std::string log_dir(const std::string& instance) const { return root + "/logs/" + instance; }
@@ -58,9 +63,18 @@ public:
 
     const StatePaths& paths() const { return paths_; }
     store::Store& store() { return *store_; }
-    store::PoolDriver& pool() { return *pool_; }
     const std::string& monitor_bin() const { return monitor_bin_; }
+
+    // ---- storage pools (rows in store/storage; drivers opened at startup) ----
+    // The default pool ("default", overlay driver, always there).
+    store::PoolDriver& pool() { return *default_pool_; }
     const std::string& pool_name() const { return pool_name_; }
+    // An opened pool by name (ENOENT when there is none). Drivers stay alive
+    // until remove_pool, which core calls only for pools without instances.
+    base::Result<store::PoolDriver*> pool(const std::string& name);
+    std::vector<std::string> pool_names();
+    void add_pool(const std::string& name, std::unique_ptr<store::PoolDriver> driver);
+    std::unique_ptr<store::PoolDriver> remove_pool(const std::string& name);
 
     // The id pool as configured now (read from the database).
     base::Result<IdPool> id_pool();
@@ -70,7 +84,9 @@ private:
     std::string monitor_bin_;
     std::string pool_name_ = "default";
     std::unique_ptr<store::Store> store_;
-    std::unique_ptr<store::PoolDriver> pool_;
+    store::PoolDriver* default_pool_ = nullptr;
+    std::mutex pools_mu_;
+    std::map<std::string, std::unique_ptr<store::PoolDriver>> pools_;
 };
 
 }  // namespace lxm::core

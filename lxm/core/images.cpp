@@ -137,7 +137,8 @@ base::Result<store::ImageRecord> Images::resolve(const std::string& alias, const
     });
 }
 
-base::Result<void> Images::ensure_in_pool(const store::ImageRecord& image, const Progress& progress) {
+base::Result<void> Images::ensure_in_pool(const store::ImageRecord& image, const Progress& progress,
+                                          store::PoolDriver* target) {
     std::shared_ptr<std::mutex> lk;
     {
         std::lock_guard g(mu_);
@@ -146,7 +147,7 @@ base::Result<void> Images::ensure_in_pool(const store::ImageRecord& image, const
         lk = p;
     }
     std::lock_guard build(*lk);  // one build per image; others wait for it
-    auto& pool = state_.pool();
+    auto& pool = target ? *target : state_.pool();
     if (pool.has_image(image.fingerprint)) return {};
     auto it = image.properties.find("recipe");
     if (it == image.properties.end())

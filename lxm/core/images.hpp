@@ -49,8 +49,9 @@ public:
     base::Result<void> register_builtin();
     // By alias (exact) or fingerprint (unique prefix); http 404 when unknown.
     base::Result<store::ImageRecord> resolve(const std::string& alias, const std::string& fingerprint);
-    // Make sure the image's rootfs is in the pool, building it when needed.
-    base::Result<void> ensure_in_pool(const store::ImageRecord& image, const Progress& progress);
+    // Make sure the image's rootfs is in the pool (nullptr: the default pool), building it when needed.
+    base::Result<void> ensure_in_pool(const store::ImageRecord& image, const Progress& progress,
+                                      store::PoolDriver* pool = nullptr);
 
 private:
     DaemonState& state_;

@@ -15,6 +15,7 @@
 #include "lxm/core/config_keys.hpp"
 #include "lxm/core/instances.hpp"
 #include "lxm/core/names.hpp"
+#include "lxm/core/snapshot_schedule.hpp"
 
 namespace lxm::core {
 
@@ -117,15 +118,24 @@ Result<std::string> Instances::check_snapshot_create(const std::string& name, co
             if (s.name == snap) return http_error(409, "Snapshot \"" + snap + "\" already exists");
         return snap;
     }
-    // As LXD's default snapshots.pattern "snap%d": one more than the highest snapN.
-    long next = 0;
-    for (const auto& s : recs) {
-        if (!s.name.starts_with("snap") || s.name.size() == 4) continue;
-        std::string digits = s.name.substr(4);
-        if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
-        next = std::max(next, std::stol(digits) + 1);
-    }
-    return "snap" + std::to_string(next);
+    // snapshots.pattern (default "snap%d": one more than the highest snapN).
+    std::vector<std::string> taken;
+    for (const auto& s : recs) taken.push_back(s.name);
+    auto pat = l.expanded_config.find("snapshots.pattern");
+    auto n = snapshot_name_from_pattern(pat == l.expanded_config.end() ? "" : pat->second, taken);
+    if (!n && n.error().code == std::errc::file_exists) return http_error(409, n.error().message());
+    if (!n) return http_error(400, n.error().message());
+    return *n;
+}
+
+Result<std::optional<int64_t>> Instances::default_snapshot_expiry(const std::string& name) {
+    LXM_TRY(Loaded l, load(name));
+    auto it = l.expanded_config.find("snapshots.expiry");
+    if (it == l.expanded_config.end()) return std::optional<int64_t>();
+    auto t = expiry_time(std::chrono::system_clock::now(), it->second);
+    if (!t) return http_error(400, t.error().message());
+    if (!*t) return std::optional<int64_t>();
+    return std::optional<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>((*t)->time_since_epoch()).count());
 }
 
 Result<void> Instances::create_snapshot(const std::string& name, const std::string& snap_req,
@@ -171,9 +181,9 @@ Result<void> Instances::create_snapshot(const std::string& name, const std::stri
             if (!thaw) return;
             if (auto r = mc->thaw(); !r) LXM_ERROR("instance {}: thaw after snapshot: {}", name, r.error().message());
         });
-        LXM_TRY_VOID(base::wrap(state_.pool().create_snapshot(name, snap), "create snapshot " + name + "/" + snap));
+        LXM_TRY_VOID(base::wrap(pool_of(name).create_snapshot(name, snap), "create snapshot " + name + "/" + snap));
     }
-    rev.add([this, name, snap] { (void)state_.pool().delete_snapshot(name, snap); });
+    rev.add([this, name, snap] { (void)pool_of(name).delete_snapshot(name, snap); });
 
     // Commit point: the row loses its marker.
     rec.config.erase(std::string(kCreatingKey));
@@ -195,9 +205,9 @@ Result<void> Instances::delete_snapshot_locked(const std::string& name, const st
         LXM_TRY_VOID(state_.store().transaction(
             [&](store::Transaction& tx) { return store::update_snapshot(tx, kProject, name, *s); }));
     }
-    auto pool_snaps = state_.pool().list_snapshots(name);
+    auto pool_snaps = pool_of(name).list_snapshots(name);
     if (std::find(pool_snaps.begin(), pool_snaps.end(), snap) != pool_snaps.end())
-        LXM_TRY_VOID(base::wrap(state_.pool().delete_snapshot(name, snap), "delete snapshot " + name + "/" + snap));
+        LXM_TRY_VOID(base::wrap(pool_of(name).delete_snapshot(name, snap), "delete snapshot " + name + "/" + snap));
     return state_.store().transaction(
         [&](store::Transaction& tx) { return store::delete_snapshot(tx, kProject, name, snap); });
 }
@@ -219,8 +229,8 @@ Result<void> Instances::rename_snapshot(const std::string& name, const std::stri
     (void)cur;
     if (auto other = snapshot(name, to); other) return http_error(409, "Snapshot \"" + to + "\" already exists");
     base::Reverter rev;
-    LXM_TRY_VOID(base::wrap(state_.pool().rename_snapshot(name, from, to), "rename snapshot"));
-    rev.add([this, name, from, to] { (void)state_.pool().rename_snapshot(name, to, from); });
+    LXM_TRY_VOID(base::wrap(pool_of(name).rename_snapshot(name, from, to), "rename snapshot"));
+    rev.add([this, name, from, to] { (void)pool_of(name).rename_snapshot(name, to, from); });
     LXM_TRY_VOID(state_.store().transaction(
         [&](store::Transaction& tx) { return store::rename_snapshot(tx, kProject, name, from, to); }));
     rev.success();
@@ -244,7 +254,7 @@ Result<void> Instances::restore_snapshot(const std::string& name, const std::str
     if (was_running) LXM_TRY_VOID(stop_locked(name, 30, false));
     auto restart = [&]() -> Result<void> { return was_running ? start_locked(name) : Result<void>{}; };
 
-    if (auto r = state_.pool().restore_snapshot(name, snap); !r) {
+    if (auto r = pool_of(name).restore_snapshot(name, snap); !r) {
         if (auto st = restart(); !st) LXM_ERROR("instance {}: start after failed restore: {}", name, st.error().message());
         return base::wrap(std::move(r), "restore snapshot " + name + "/" + snap);
     }
@@ -259,6 +269,10 @@ Result<void> Instances::restore_snapshot(const std::string& name, const std::str
         cur.devices = s->devices;
         return store::update_instance(tx, cur);
     }));
+    // The restored tree is new (a new subvolume, a new upper): its limit is set again.
+    if (auto nl = load(name); nl)
+        if (auto q = apply_root_quota(name, nl->expanded_devices); !q)
+            LXM_WARN("instance {}: {}", name, q.error().message());
     if (auto r = write_backup(name); !r) LXM_WARN("instance {}: {}", name, r.error().message());
     emit("instance-restored", name, json{{"snapshot", snap}});
     return restart();

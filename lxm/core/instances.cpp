@@ -114,7 +114,7 @@ void Instances::emit(const std::string& action, const std::string& name, const j
 }
 
 std::string Instances::backup_path(const std::string& name) const {
-    return state_.pool().instance_dir(name) + "/" + std::string(store::kBackupFileName);
+    return pool_of(name).instance_dir(name) + "/" + std::string(store::kBackupFileName);
 }
 
 // ---- reads -------------------------------------------------------------------------------
@@ -320,7 +320,7 @@ apitypes::InstanceState Instances::state_of(const Loaded& l, const json& ms) con
         s.processes = 0;
         s.pid = 0;
     }
-    if (auto u = state_.pool().instance_usage(name); u) s.disk["root"] = apitypes::InstanceStateDisk{static_cast<int64_t>(*u)};
+    if (auto u = pool_of(name).instance_usage(name); u) s.disk["root"] = apitypes::InstanceStateDisk{static_cast<int64_t>(*u)};
     return s;
 }
 
@@ -402,10 +402,15 @@ Result<void> Instances::create(const apitypes::InstancesPost& req, const Progres
         }
     }
 
+    // The pool: the root disk device's (http 400 for a missing pool or a size it cannot limit).
+    LXM_TRY(std::string pool_name, root_pool_for(req, source));
+    LXM_TRY(store::PoolDriver * pool_ptr, state_.pool(pool_name));
+    auto& pool = *pool_ptr;
+
     std::optional<store::ImageRecord> image;
     if (req.source.type == "image") {
         LXM_TRY(image, images_.resolve(req.source.alias, req.source.fingerprint));
-        LXM_TRY_VOID(images_.ensure_in_pool(*image, progress));
+        LXM_TRY_VOID(images_.ensure_in_pool(*image, progress, &pool));
     }
 
     store::InstanceRecord rec;
@@ -417,7 +422,7 @@ Result<void> Instances::create(const apitypes::InstancesPost& req, const Progres
     rec.ephemeral = req.ephemeral;
     rec.created_at = now_ns();
     rec.image_fingerprint = image ? image->fingerprint : "";
-    rec.storage_pool = state_.pool_name();
+    rec.storage_pool = pool_name;
     rec.config = copy ? without_volatile(req.config) : req.config;
     rec.devices = req.devices;
     rec.profiles = req.profiles.value_or(std::vector<std::string>{"default"});
@@ -480,7 +485,6 @@ Result<void> Instances::create(const apitypes::InstancesPost& req, const Progres
     });
 
     uid_t owner = privileged ? 0 : static_cast<uid_t>(id_base);
-    auto& pool = state_.pool();
     if (source) {
         // A running source is frozen while its tree is copied (a consistent copy), thawed whatever happens.
         LXM_TRY(auto mc, monitor(copy_from));
@@ -504,7 +508,12 @@ Result<void> Instances::create(const apitypes::InstancesPost& req, const Progres
     } else {
         LXM_TRY_VOID(base::wrap(pool.create_empty_instance(name, owner, owner), "create root volume"));
     }
-    rev.add([this, name] { (void)state_.pool().delete_instance(name); });
+    rev.add([&pool, name] { (void)pool.delete_instance(name); });
+    // A copy takes the source's snapshots along (as LXD) unless instance_only.
+    if (source && copy_snap.empty() && !req.source.instance_only && !req.source.container_only)
+        LXM_TRY_VOID(copy_snapshots(copy_from, name, owner));
+    LXM_TRY(Loaded made, load(name));
+    LXM_TRY_VOID(apply_root_quota(name, made.expanded_devices));
 
     // Commit point: the row loses its marker.
     LXM_TRY_VOID(state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
@@ -546,6 +555,7 @@ Result<void> Instances::update(const std::string& name, const apitypes::Instance
     rec.ephemeral = put.ephemeral;
     if (!put.architecture.empty() && put.architecture != (l.rec.architecture.empty() ? "x86_64" : l.rec.architecture))
         return http_error(400, "The architecture of an instance cannot be changed");
+    DeviceMap new_devices;
     LXM_TRY_VOID(state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
         std::vector<store::ProfileRecord> profiles;
         for (const auto& p : rec.profiles) {
@@ -559,8 +569,14 @@ Result<void> Instances::update(const std::string& name, const apitypes::Instance
         layers.push_back(&rec.config);
         if (privileged_of(expand_config(layers)) != privileged_of(l.expanded_config))
             return http_error(400, "security.privileged can only be set when the instance is created");
+        std::vector<const DeviceMap*> dlayers;
+        for (const auto& p : profiles) dlayers.push_back(&p.devices);
+        dlayers.push_back(&rec.devices);
+        new_devices = expand_devices(dlayers);
+        LXM_TRY_VOID(check_root_update(l, new_devices));
         return store::update_instance(tx, rec);
     }));
+    if (root_size_changed(l.expanded_devices, new_devices)) LXM_TRY_VOID(apply_root_quota(name, new_devices));
     LXM_TRY_VOID(write_backup(name));
     if (networks_) {
         // Proxy devices of a running instance follow the new configuration at once.
@@ -580,8 +596,9 @@ Result<void> Instances::rename(const std::string& name, const std::string& new_n
     if (running_status(ms)) return http_error(400, "Renaming of running instance not allowed");
     if (auto other = load(new_name); other) return http_error(409, "Instance \"" + new_name + "\" already exists");
     base::Reverter rev;
-    LXM_TRY_VOID(state_.pool().rename_instance(name, new_name));
-    rev.add([this, name, new_name] { (void)state_.pool().rename_instance(new_name, name); });
+    auto& pool = pool_of(name);
+    LXM_TRY_VOID(pool.rename_instance(name, new_name));
+    rev.add([&pool, name, new_name] { (void)pool.rename_instance(new_name, name); });
     LXM_TRY_VOID(state_.store().transaction(
         [&](store::Transaction& tx) { return store::rename_instance(tx, kProject, name, new_name); }));
     rev.success();
@@ -607,7 +624,8 @@ Result<void> Instances::delete_locked(const store::InstanceRecord& rec) {
         }));
     }
     ::unlink(backup_path(name).c_str());
-    if (state_.pool().has_instance(name)) LXM_TRY_VOID(base::wrap(state_.pool().delete_instance(name), "delete root volume"));
+    auto& pool = pool_of(name);
+    if (pool.has_instance(name)) LXM_TRY_VOID(base::wrap(pool.delete_instance(name), "delete root volume"));
     for (const auto& dir : {state_.paths().run_dir(name), state_.paths().log_dir(name)}) {
         if (auto r = base::remove_tree(dir); !r && base::path_exists(dir))
             LXM_WARN("instance {}: remove {}: {}", name, dir, r.error().message());
@@ -647,7 +665,7 @@ Result<void> Instances::start_locked(const std::string& name) {
 
     runtime::Spec spec;
     spec.name = name;
-    LXM_TRY(store::InstanceRootfs root, base::wrap(state_.pool().instance_rootfs(name), "root volume"));
+    LXM_TRY(store::InstanceRootfs root, base::wrap(pool_of(name).instance_rootfs(name), "root volume"));
     spec.rootfs = root.rootfs;
     spec.upper_dir = root.upper_dir;
     spec.work_dir = root.work_dir;
@@ -858,7 +876,7 @@ Result<InstanceRoot> Instances::open_root(const Loaded& l) {
     }
     // Stopped: a detached overlay of the root volume, attached nowhere. The lower
     // layer is idmapped like at start, so owners read and written are the same.
-    LXM_TRY(store::InstanceRootfs vol, state_.pool().instance_rootfs(l.rec.name));
+    LXM_TRY(store::InstanceRootfs vol, pool_of(l.rec.name).instance_rootfs(l.rec.name));
     base::UniqueFd lower;
     if (!r.privileged) {
         LXM_TRY(lower, runtime::clone_tree(vol.rootfs, false));
@@ -917,7 +935,7 @@ Result<void> Instances::reconcile() {
                 LXM_ERROR("instance {}: cleanup failed: {}", rec.name, r.error().message());
             continue;
         }
-        if (!state_.pool().has_instance(rec.name)) {
+        if (!pool_of(rec.name).has_instance(rec.name)) {
             LXM_ERROR("instance {}: its root volume is missing from the pool", rec.name);
             continue;
         }
@@ -965,12 +983,16 @@ void Instances::autostart() {
 
 Result<store::RecoverReport> Instances::recover(bool dry_run) {
     std::vector<std::string> paths;
-    std::string dir = state_.pool().path() + "/containers";
-    if (DIR* d = ::opendir(dir.c_str())) {
+    for (const auto& pool_name : state_.pool_names()) {  // every pool's instance dirs
+        auto pool = state_.pool(pool_name);
+        if (!pool) continue;
+        std::string dir = (*pool)->path() + "/containers";
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) continue;
         while (auto* e = ::readdir(d)) {
             std::string n = e->d_name;
             if (n == "." || n == "..") continue;
-            std::string p = backup_path(n);
+            std::string p = (*pool)->instance_dir(n) + "/" + std::string(store::kBackupFileName);
             if (base::path_exists(p)) paths.push_back(p);
         }
         ::closedir(d);

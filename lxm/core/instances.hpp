@@ -96,6 +96,8 @@ public:
     // The name a snapshot request will get (given and valid, or the next free snapN);
     // 404 for no instance, 400 bad name, 409 taken.
     base::Result<std::string> check_snapshot_create(const std::string& name, const std::string& snap);
+    // expires_at for a snapshot taken now without one: from snapshots.expiry (nullopt = never).
+    base::Result<std::optional<int64_t>> default_snapshot_expiry(const std::string& name);
     // Take a snapshot (a running instance is frozen around it, thawed even on failure).
     // expires_at: unix ns, nullopt = never.
     base::Result<void> create_snapshot(const std::string& name, const std::string& snap,
@@ -170,6 +172,32 @@ private:
     apitypes::InstanceState state_of(const Loaded& inst, const nlohmann::json& monitor_state) const;
     std::vector<apitypes::InstanceSnapshot> snapshots_to_api(const Loaded& inst,
                                                              const std::vector<store::SnapshotRecord>& recs) const;
+    // ---- storage (lxm/core/instance_storage.cpp) ----
+    // The pool of the instance's root volume (its row's storage_pool; the default pool when unknown).
+    store::PoolDriver& pool_of(const std::string& name) const;
+    // The pool a new instance goes to: the expanded root disk device's "pool" (profiles,
+    // a copy's source, the request); http 400 for a pool that does not exist.
+    base::Result<std::string> root_pool_for(const apitypes::InstancesPost& req, const std::optional<Loaded>& source);
+    // The root disk's "size": http 400 when it is malformed or the pool cannot limit (config time).
+    base::Result<void> check_root_quota(store::PoolDriver& pool, const DeviceMap& expanded_devices);
+    // An update's new expanded devices: the root disk stays in its pool, a new size is one the pool can limit.
+    base::Result<void> check_root_update(const Loaded& inst, const DeviceMap& new_expanded_devices);
+    static bool root_size_changed(const DeviceMap& before, const DeviceMap& after);
+    // Set (or lift) the root volume's limit from the root disk's "size".
+    base::Result<void> apply_root_quota(const std::string& name, const DeviceMap& expanded_devices);
+    // Copy every complete snapshot of `from` into the new instance `to` (pool trees and rows).
+    base::Result<void> copy_snapshots(const std::string& from, const std::string& to, uid_t owner);
+    base::Result<void> start_locked(const std::string& name);
+    base::Result<void> stop_locked(const std::string& name, int timeout_s, bool force);
+    base::Result<void> delete_locked(const store::InstanceRecord& rec);
+    base::Result<void> delete_snapshot_locked(const std::string& name, const std::string& snap);
+    // Finish or undo snapshots left half-made or half-deleted by a killed daemon.
+    void reconcile_snapshots(const std::string& name);
+    base::Result<void> create_copy(const apitypes::InstancesPost& req, const Progress& progress);
+    apitypes::InstanceSnapshot snapshot_to_api(const Loaded& inst, const store::SnapshotRecord& s) const;
+    base::Result<void> write_backup(const std::string& name);
+    std::string backup_path(const std::string& name) const;
+    base::Result<InstanceRoot> open_root(const Loaded& inst);
     base::Result<void> start_locked(const std::string& name);
     base::Result<void> stop_locked(const std::string& name, int timeout_s, bool force);
     base::Result<void> delete_locked(const store::InstanceRecord& rec);
