@@ -22,6 +22,17 @@ void add_config_commands(CLI::App& app, Context& ctx, Action& chosen);    // con
 void add_file_commands(CLI::App& app, Context& ctx, Action& chosen);      // file.cpp: file push/pull
 void add_image_commands(CLI::App& app, Context& ctx, Action& chosen);     // image.cpp: image list, alias
 void add_backup_commands(CLI::App& app, Context& ctx, Action& chosen);    // backup.cpp: export, import
+// migrate.cpp: copy/move between two servers (the copy and move verbs hand over when the
+// source and target name different remotes).
+struct RemoteCopyOptions {
+    bool instance_only = false;
+    bool move = false;     // delete the source once the target confirmed
+    bool live = false;     // CRIU (refused with the reason where it cannot work)
+    bool refresh = false;
+};
+base::Result<bool> is_cross_remote(Context& ctx, const std::string& a, const std::string& b);
+base::Result<int> remote_copy(Context& ctx, const std::string& source, const std::string& target,
+                              const RemoteCopyOptions& o);
 void add_network_commands(CLI::App& app, Context& ctx, Action& chosen);   // network.cpp: network ...
 void add_storage_commands(CLI::App& app, Context& ctx, Action& chosen);   // storage.cpp: storage list/create/info/show/delete
 void add_admin_commands(CLI::App& app, Context& ctx, Action& chosen);     // admin.cpp: admin recover

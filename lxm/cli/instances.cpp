@@ -249,9 +249,18 @@ void add_move(CLI::App& app, Context& ctx, Action& chosen) {
     auto names = std::make_shared<std::pair<std::string, std::string>>();
     auto* sub = app.add_subcommand("move", "Rename an instance or a snapshot (local): move OLD NEW");
     sub->alias("rename");
-    sub->add_option("source", names->first, "Current name (or NAME/SNAP)")->required();
-    sub->add_option("target", names->second, "New name (or NAME/NEWSNAP)")->required();
-    on_run(sub, chosen, [&ctx, names]() -> base::Result<int> {
+    sub->add_option("source", names->first, "Current name (or NAME/SNAP), [REMOTE:]NAME")->required();
+    sub->add_option("target", names->second, "New name (or NAME/NEWSNAP); REMOTE:[NAME] moves to another server")->required();
+    auto move_opts = std::make_shared<RemoteCopyOptions>();
+    move_opts->move = true;
+    sub->add_flag("--instance-only", move_opts->instance_only, "Move without the snapshots (to another server)");
+    sub->add_flag("--live", move_opts->live, "Live migration with CRIU (to another server)");
+    on_run(sub, chosen, [&ctx, names, move_opts]() -> base::Result<int> {
+        // Between two servers: lxm/cli/migrate.cpp (copy, then delete the source once the target has it).
+        LXM_TRY(bool cross, is_cross_remote(ctx, names->first, names->second));
+        if (cross) return remote_copy(ctx, names->first, names->second, *move_opts);
+        LXM_TRY_VOID(ctx.take_remote(names->first));
+        LXM_TRY_VOID(ctx.take_remote(names->second));
         std::string target = names->second;
         bool src_snap = names->first.find('/') != std::string::npos;
         if (src_snap) {
@@ -281,13 +290,22 @@ void add_copy(CLI::App& app, Context& ctx, Action& chosen) {
     auto o = std::make_shared<CopyOpts>();
     auto* sub = app.add_subcommand("copy", "Copy an instance or a snapshot to a new instance (local)");
     sub->alias("cp");
-    sub->add_option("source", o->source, "Source instance (or NAME/SNAP)")->required();
-    sub->add_option("target", o->target, "New instance name")->required();
+    sub->add_option("source", o->source, "Source instance (or NAME/SNAP), [REMOTE:]NAME")->required();
+    sub->add_option("target", o->target, "New instance name, [REMOTE:]NAME (another server: a migration)")->required();
     sub->add_option("-c,--config", o->config, "Config key=value for the copy")->allow_extra_args(false);
     sub->add_option("-p,--profile", o->profiles, "Profile for the copy")->allow_extra_args(false);
     sub->add_flag("--instance-only", o->instance_only, "Copy without the snapshots");
     sub->add_flag("-e,--ephemeral", o->ephemeral, "Ephemeral copy");
     on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
+        // Between two servers: lxm/cli/migrate.cpp.
+        LXM_TRY(bool cross, is_cross_remote(ctx, o->source, o->target));
+        if (cross) {
+            RemoteCopyOptions ro;
+            ro.instance_only = o->instance_only;
+            return remote_copy(ctx, o->source, o->target, ro);
+        }
+        LXM_TRY_VOID(ctx.take_remote(o->source));
+        LXM_TRY_VOID(ctx.take_remote(o->target));
         if (o->target.find('/') != std::string::npos) return user_error("the target must be an instance name");
         // Like lxc: start from the source's own config and profiles, then apply overrides.
         LXM_TRY(auto src, get_instance(ctx, o->source));

@@ -29,6 +29,7 @@
 
 #include "lxm/api/api.hpp"
 #include "lxm/api/backup_routes.hpp"
+#include "lxm/api/migration_routes.hpp"
 #include "lxm/api/daemon_routes.hpp"
 #include "lxm/api/network_routes.hpp"
 #include "lxm/api/storage_routes.hpp"
@@ -37,6 +38,7 @@
 #include "lxm/core/daemon_state.hpp"
 #include "lxm/core/images.hpp"
 #include "lxm/core/instances.hpp"
+#include "lxm/core/migration.hpp"
 #include "lxm/core/networks.hpp"
 #include "lxm/core/profiles.hpp"
 #include "lxm/core/snapshot_scheduler.hpp"
@@ -137,6 +139,8 @@ int main(int argc, char** argv) {
     api::register_storage_routes(api, storage_pools);
     core::Backups backups(**state, instances);
     api::register_backup_routes(api, backups, **state);  // after the instance routes (wraps POST /1.0/instances)
+    core::Migration migration(**state, instances, backups);
+    api::register_migration_routes(api, migration, remote.identity());  // after the backup routes (wraps them)
     // Networks come up before anything can start an instance on them.
     if (auto r = networks.startup(); !r) LXM_ERROR("networks: {}", r.error().message());
     const std::string sock = (*state)->paths().socket();

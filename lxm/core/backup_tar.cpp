@@ -232,9 +232,16 @@ Result<VolumeView> open_volume_view(const store::InstanceRootfs& vol) {
     int fs = static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC));
     if (fs < 0) return base::errno_error("fsopen overlay");
     base::UniqueFd fsfd(fs);
-    std::string lowers = vol.upper_dir + ":" + vol.rootfs;
+    // fsconfig strings are at most 256 bytes: name the layers by short /proc/self/fd paths.
+    int up = ::open(vol.upper_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (up < 0) return base::errno_error("open " + vol.upper_dir);
+    base::UniqueFd upfd(up);
+    int lo = ::open(vol.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (lo < 0) return base::errno_error("open " + vol.rootfs);
+    base::UniqueFd lofd(lo);
+    std::string lowers = "/proc/self/fd/" + std::to_string(up) + ":/proc/self/fd/" + std::to_string(lo);
     if (::syscall(SYS_fsconfig, fsfd.get(), FSCONFIG_SET_STRING, "lowerdir", lowers.c_str(), 0) != 0)
-        return base::errno_error("overlay lowerdir " + lowers);
+        return base::errno_error("overlay lowerdir " + vol.upper_dir + ":" + vol.rootfs);
     if (::syscall(SYS_fsconfig, fsfd.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
         return base::errno_error("create an overlay of the volume");
     int m = static_cast<int>(::syscall(SYS_fsmount, fsfd.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY));

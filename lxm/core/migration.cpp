@@ -1,0 +1,166 @@
+#include "lxm/core/migration.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "lxm/apitypes/http_error.hpp"
+#include "lxm/base/defer.hpp"
+#include "lxm/base/file.hpp"
+#include "lxm/base/log.hpp"
+#include "lxm/base/spawn.hpp"
+#include "lxm/core/backup_tar.hpp"
+#include "lxm/core/names.hpp"
+#include "store/archive_unpack.hpp"
+#include "store/pool_fs.hpp"
+
+namespace lxm::core {
+
+using apitypes::http_error;
+using base::Result;
+using nlohmann::json;
+
+Migration::Migration(DaemonState& state, Instances& instances, Backups& backups)
+    : state_(state), instances_(instances), backups_(backups) {}
+
+std::string Migration::criu_problem() {
+    base::SpawnOptions o;
+    o.argv = {"criu", "check"};
+    o.argv[0] = base::path_exists("/usr/sbin/criu") ? "/usr/sbin/criu" : "criu";
+    o.env = {"LC_ALL=C"};
+    o.timeout = std::chrono::seconds(60);
+    auto r = base::spawn_capture(o);
+    if (!r) return "criu is not installed or cannot run (" + r.error().message() + ")";
+    if (r->exit_code == 0) return {};
+    std::string out = r->err + r->out;
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    if (out.size() > 2000) out = out.substr(0, 2000) + "...";
+    return out.empty() ? "criu check failed (exit " + std::to_string(r->exit_code) + ")" : out;
+}
+
+Result<void> Migration::check_source(const std::string& name, bool live) {
+    LXM_TRY(auto st, instances_.state(name));
+    if (live && st.status == "Running") {
+        std::string why = criu_problem();
+        if (!why.empty())
+            return http_error(400, "Live migration of \"" + name +
+                                       "\" is not possible: CRIU cannot checkpoint containers on this host "
+                                       "(criu check: " + why + "). Stop the instance or copy it without --live "
+                                       "(stateless); the instance keeps running");
+        return http_error(501, "Live migration of \"" + name +
+                                   "\": CRIU works on this host but lxm does not checkpoint user-namespaced "
+                                   "containers yet; copy it stopped (stateless)");
+    }
+    return {};
+}
+
+Result<void> Migration::check_target(const std::string& name) {
+    LXM_TRY_VOID(validate_instance_name(name));
+    if (instances_.get(name)) return http_error(409, "Instance \"" + name + "\" already exists");
+    return {};
+}
+
+Result<void> Migration::send(const std::string& name, const MigrationSendOptions& opts, const MigrationChannels& ch,
+                             const Progress& progress) {
+    LXM_TRY(json hello, base::wrap(ch.recv_control(), "migration control"));
+    if (hello.is_object() && hello.contains("success") && !hello.value("success", false))
+        return base::make_error(std::errc::io_error, "the target refused: " + hello.value("message", std::string("?")));
+    std::vector<std::string> have;
+    if (hello.is_object() && hello.contains("have") && hello["have"].is_array())
+        for (const auto& h : hello["have"])
+            if (h.is_string()) have.push_back(h.get<std::string>());
+    std::vector<std::string> snaps;
+    if (!opts.instance_only) {
+        LXM_TRY(auto all, instances_.snapshots(name));
+        for (const auto& s : all) {
+            std::string sn = s.name.substr(s.name.rfind('/') + 1);
+            if (std::find(have.begin(), have.end(), sn) == have.end()) snaps.push_back(sn);
+        }
+    }
+    const std::string pool_snap = "migration " + (opts.id.empty() ? std::string("x") : opts.id.substr(0, 36));
+    LXM_TRY_VOID(backups_.take_pool_snapshot(name, pool_snap));
+    base::Defer drop([&] {
+        if (auto r = backups_.drop_pool_snapshot(name, pool_snap); !r)
+            LXM_WARN("migration of {}: dropping its temporary snapshot: {}", name, r.error().message());
+    });
+    if (progress) progress({{"progress", "sending"}});
+    auto t0 = std::chrono::steady_clock::now();
+    uint64_t sent = 0;
+    LXM_TRY(TarStream tar, TarStream::open_sink(
+                               [&](const char* d, size_t n) -> Result<void> {
+                                   sent += n;
+                                   return ch.send_data(std::string_view(d, n));
+                               },
+                               store::Compression::zstd));
+    LXM_TRY_VOID(base::wrap(backups_.write_instance_tar(name, pool_snap, snaps, tar), "migration stream"));
+    LXM_TRY_VOID(base::wrap(tar.close(), "migration stream"));
+    LXM_TRY_VOID(base::wrap(ch.send_data(""), "migration stream end"));
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    LXM_INFO("migration of {}: sent {} snapshots, {} bytes of files as {} bytes in {:.2f} s", name, snaps.size(),
+             tar.bytes_in(), sent, secs);
+    LXM_TRY(json done, base::wrap(ch.recv_control(), "waiting for the target's confirmation"));
+    if (!done.is_object() || !done.value("success", false))
+        return base::make_error(std::errc::io_error,
+                                "the target failed: " + (done.is_object() ? done.value("message", std::string("?")) : "?"));
+    return {};
+}
+
+Result<void> Migration::receive(const MigrationReceiveOptions& opts, const MigrationChannels& ch,
+                                const Progress& progress) {
+    auto fail = [&](const base::Error& e) -> Result<void> {
+        (void)ch.send_control(json{{"success", false}, {"message", e.message()}});
+        return std::unexpected(e);
+    };
+    LXM_TRY_VOID(validate_instance_name(opts.name));
+    if (instances_.get(opts.name)) return fail(apitypes::http_error(409, "Instance \"" + opts.name + "\" already exists").error());
+    std::string pool_name = opts.pool.empty() ? state_.pool_name() : opts.pool;
+    LXM_TRY(store::PoolDriver * pool, state_.pool(pool_name));
+    LXM_TRY_VOID(ch.send_control(json{{"refresh", false}, {"have", json::array()}}));
+
+    auto tmp = store::poolfs::make_temp_dir(pool->path(), "migrate");
+    if (!tmp) return fail(tmp.error());
+    base::Defer cleanup([&] {
+        if (auto r = base::remove_tree(*tmp); !r) LXM_WARN("migration: cleanup {}: {}", *tmp, r.error().message());
+    });
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return fail(base::errno_error("pipe").error());
+    base::UniqueFd rd(p[0]), wr(p[1]);
+    Result<store::UnpackReport> unpacked = base::make_error(std::errc::io_error, "not unpacked");
+    std::thread unpacker([&] {
+        store::UnpackOptions uo;
+        uo.prefix = "backup";
+        uo.same_owner = true;
+        unpacked = store::unpack_tarball("/proc/self/fd/" + std::to_string(rd.get()), *tmp, uo);
+        rd.reset();  // a writer still sending gets EPIPE
+    });
+    Result<void> stream_ok;
+    uint64_t got = 0;
+    auto t0 = std::chrono::steady_clock::now();
+    for (;;) {
+        auto frame = ch.recv_data();
+        if (!frame) {
+            stream_ok = std::unexpected(base::wrap(frame.error(), "migration stream cut"));
+            break;
+        }
+        if (!*frame) break;
+        got += (*frame)->size();
+        if (wr && !base::write_all(wr.get(), **frame)) wr.reset();  // the unpacker stopped: its result tells why
+    }
+    wr.reset();
+    unpacker.join();
+    if (!stream_ok) return fail(stream_ok.error());
+    if (!unpacked)
+        return fail(base::wrap(unpacked.error(), "the migration stream is truncated or corrupt (nothing was created)"));
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    LXM_INFO("migration into {}: received {} bytes in {:.2f} s ({} entries)", opts.name, got, secs, unpacked->entries);
+    if (progress) progress({{"progress", "creating"}});
+    auto made = backups_.import_unpacked(*tmp, opts.name, pool_name, progress);
+    if (!made) return fail(made.error());
+    LXM_TRY_VOID(base::wrap(ch.send_control(json{{"success", true}}), "confirming to the source"));
+    return {};
+}
+
+}  // namespace lxm::core
