@@ -195,6 +195,10 @@ Result<void> StoragePools::create(const json& body) {
     bool has_source = rec.config.count("source") > 0;
     if (driver == "btrfs" && !has_source)
         return http_error(400, "A btrfs pool needs a source: a directory on a mounted btrfs filesystem");
+    {
+        auto cur = state_.store().read([&](store::Transaction& tx) { return store::get_storage_pool(tx, name); });
+        if (cur) return http_error(409, "Storage pool \"" + name + "\" already exists");
+    }
     std::string path = pool_path(state_, rec);
     if (path.find("/../") != std::string::npos || path.ends_with("/.."))
         return http_error(400, "The pool source must not contain \"..\"");
