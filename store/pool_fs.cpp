@@ -55,7 +55,16 @@ Result<void> clean_temp(const std::string& pool, const Remover& remove) {
         names.emplace_back(de->d_name);
     }
     ::closedir(d);
-    for (const auto& n : names) LXM_TRY_VOID(remove ? remove(tmp + "/" + n) : base::remove_tree(tmp + "/" + n));
+    for (const auto& n : names) {
+        // A copy helper of a killed daemon dies with it (pdeathsig) but may still be
+        // finishing its last write: a directory that refills is tried again shortly.
+        for (int attempt = 0;; ++attempt) {
+            auto r = remove ? remove(tmp + "/" + n) : base::remove_tree(tmp + "/" + n);
+            if (r) break;
+            if (attempt >= 20 || r.error().code != std::errc::directory_not_empty) return r;
+            ::usleep(50 * 1000);
+        }
+    }
     return {};
 }
 
@@ -88,7 +97,9 @@ Result<void> copy_tree(const std::string& src, const std::string& dst) {
     if (::lstat(dst.c_str(), &st) == 0) return base::make_error(std::errc::file_exists, "copy target " + dst);
     base::SpawnOptions o;
     // -a: recursive, no dereference, preserve mode/ownership/timestamps/links/xattrs.
-    o.argv = {"cp", "-a", "--reflink=auto", "--no-target-directory", "--", src, dst};
+    // setpriv --pdeathsig: cp dies with the daemon thread that started it, so a killed
+    // lxmd leaves no cp writing into tmp/ while the next one empties it.
+    o.argv = {"setpriv", "--pdeathsig", "KILL", "--", "cp", "-a", "--reflink=auto", "--no-target-directory", "--", src, dst};
     o.env = {"LC_ALL=C"};
     auto r = base::spawn_checked(o);
     if (!r) {
