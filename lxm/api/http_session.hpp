@@ -1,10 +1,15 @@
 // Internal: one HTTP connection, as a coroutine templated on the stream type
-// (beast::basic_stream over a unix socket now; ssl_stream<basic_stream<tcp>>
-// later). Includes Beast: only server.cpp includes this file.
+// (beast::basic_stream over a unix socket, ssl_stream<tcp_stream> for HTTPS).
+// Includes Beast: only server.cpp includes this file.
 #pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <map>
+#include <vector>
 #include <memory>
 #include <mutex>
 
@@ -14,8 +19,10 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>  // websocket teardown over ssl_stream
 #include <boost/beast/websocket.hpp>
 
 #include "lxm/api/executors.hpp"
@@ -23,7 +30,9 @@
 #include "lxm/api/router.hpp"
 #include "lxm/api/server.hpp"
 #include "lxm/api/websocket_impl.hpp"
+#include "lxm/base/file.hpp"
 #include "lxm/base/log.hpp"
+#include "lxm/base/unique_fd.hpp"
 
 namespace lxm::api::detail {
 
@@ -99,9 +108,75 @@ inline std::string lower(std::string_view s) {
     return o;
 }
 
+// A streamed body (Response::stream): the header with the total length, then each
+// part in chunks, files read as they are sent.
+template <class Stream>
+asio::awaitable<void> write_streamed(Stream& stream, SessionHub& hub, const Response& resp, unsigned version,
+                                     bool keep_alive, boost::system::error_code& ec) {
+    std::vector<base::UniqueFd> fds(resp.stream.size());
+    std::vector<uint64_t> sizes(resp.stream.size());
+    uint64_t total = 0;
+    for (size_t i = 0; i < resp.stream.size(); ++i) {
+        const auto& p = resp.stream[i];
+        if (p.file.empty()) {
+            sizes[i] = p.data.size();
+        } else {
+            int fd = ::open(p.file.c_str(), O_RDONLY | O_CLOEXEC);
+            struct stat st;
+            if (fd < 0 || ::fstat(fd, &st) != 0) {
+                if (fd >= 0) ::close(fd);
+                LXM_WARN("api: cannot send {}: {}", p.file, std::strerror(errno));
+                ec = asio::error::not_found;
+                co_return;
+            }
+            fds[i].reset(fd);
+            sizes[i] = static_cast<uint64_t>(st.st_size);
+        }
+        total += sizes[i];
+    }
+    http::response<http::empty_body> res{static_cast<http::status>(resp.status), version};
+    res.set(http::field::server, "lxm");
+    res.set(http::field::content_type, resp.content_type);
+    for (auto& [k, v] : resp.headers) res.set(k, v);
+    res.content_length(total);
+    res.keep_alive(keep_alive);
+    http::response_serializer<http::empty_body> sr{res};
+    beast::get_lowest_layer(stream).expires_after(hub.opts.write_timeout);
+    std::tie(ec, std::ignore) = co_await http::async_write_header(stream, sr, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    std::vector<char> buf(1 << 20);
+    for (size_t i = 0; i < resp.stream.size(); ++i) {
+        const auto& p = resp.stream[i];
+        if (p.file.empty()) {
+            beast::get_lowest_layer(stream).expires_after(hub.opts.write_timeout);
+            std::tie(ec, std::ignore) =
+                co_await asio::async_write(stream, asio::buffer(p.data), asio::as_tuple(asio::use_awaitable));
+            if (ec) co_return;
+            continue;
+        }
+        uint64_t left = sizes[i];
+        while (left > 0) {
+            auto n = base::read_some(fds[i].get(), buf.data(), static_cast<size_t>(std::min<uint64_t>(left, buf.size())));
+            if (!n || *n == 0) {  // the file shrank or failed: the promised length cannot be kept
+                ec = asio::error::broken_pipe;
+                co_return;
+            }
+            left -= *n;
+            beast::get_lowest_layer(stream).expires_after(hub.opts.write_timeout);
+            std::tie(ec, std::ignore) =
+                co_await asio::async_write(stream, asio::buffer(buf.data(), *n), asio::as_tuple(asio::use_awaitable));
+            if (ec) co_return;
+        }
+    }
+}
+
 template <class Stream>
 asio::awaitable<void> write_response(Stream& stream, SessionHub& hub, const Response& resp, unsigned version,
                                      bool keep_alive, boost::system::error_code& ec) {
+    if (!resp.stream.empty()) {
+        co_await write_streamed(stream, hub, resp, version, keep_alive, ec);
+        co_return;
+    }
     if (resp.producer) {
         co_await write_produced(stream, hub, resp, version, keep_alive, ec);
         co_return;
@@ -164,7 +239,6 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
         }
     } exit_guard{*hub, id, stream_ref};
 
-    const bool trusted = hub->opts.trust ? hub->opts.trust(peer) : peer.kind == Peer::Kind::unix_socket;
     beast::flat_buffer buffer;
     for (;;) {
         if (!hub->set_idle(id, true)) break;
@@ -187,6 +261,8 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
             break;
         }
 
+        // Per request, not per connection: a certificate removed from the trust store loses access at once.
+        const bool trusted = hub->opts.trust ? hub->opts.trust(peer) : peer.kind == Peer::Kind::unix_socket;
         auto& hreq = parser.get();
         const unsigned version = hreq.version();
         bool keep_alive = hreq.keep_alive();
@@ -203,6 +279,7 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
 
         Response resp;
         const Route* route = nullptr;
+        bool body_complete = parser.is_done();
         auto m = hub->router.match(req.method, raw_path);
         if (!m) {
             resp = Response::from_error(m.error());
@@ -220,6 +297,58 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
                 resp = Response::error(413, "request body too large (limit " + std::to_string(route->body_limit) +
                                                 " bytes)");
                 route = nullptr;
+            } else if (!route->body_to_dir.empty()) {
+                // Streamed into a file, chunk by chunk (uploads of images may be gigabytes).
+                std::string tmpl = route->body_to_dir + "/.tmp-upload-XXXXXX";
+                std::vector<char> name(tmpl.begin(), tmpl.end());
+                name.push_back('\0');
+                int fd = ::mkostemp(name.data(), O_CLOEXEC);
+                if (fd < 0) {
+                    resp = Response::error(500, "cannot store the request body: " + std::string(std::strerror(errno)));
+                    route = nullptr;
+                    keep_alive = false;
+                } else {
+                    base::UniqueFd out(fd);
+                    req.body_file = name.data();
+                    http::request_parser<http::buffer_body> bp{std::move(parser)};
+                    bp.body_limit(route->body_limit);
+                    std::vector<char> chunk(1 << 20);
+                    bool failed = false;
+                    while (!bp.is_done()) {
+                        bp.get().body().data = chunk.data();
+                        bp.get().body().size = chunk.size();
+                        beast::get_lowest_layer(stream).expires_after(hub->opts.body_timeout);
+                        auto [bec, bn] =
+                            co_await http::async_read_some(stream, buffer, bp, asio::as_tuple(asio::use_awaitable));
+                        (void)bn;
+                        if (bec == http::error::need_buffer) bec = {};
+                        if (bec == http::error::body_limit) {
+                            resp = Response::error(413, "request body too large (limit " +
+                                                            std::to_string(route->body_limit) + " bytes)");
+                            failed = true;
+                            break;
+                        }
+                        if (bec) {
+                            failed = true;
+                            resp = Response::error(400, "request body: " + bec.message());
+                            break;
+                        }
+                        size_t got = chunk.size() - bp.get().body().size;
+                        if (got && !base::write_all(fd, std::string_view(chunk.data(), got))) {
+                            resp = Response::error(500, "cannot store the request body: " +
+                                                            std::string(std::strerror(errno)));
+                            failed = true;
+                            break;
+                        }
+                    }
+                    body_complete = bp.is_done();
+                    if (failed) {
+                        ::unlink(req.body_file.c_str());
+                        req.body_file.clear();
+                        route = nullptr;
+                        keep_alive = false;
+                    }
+                }
             } else if (!parser.is_done()) {
                 beast::get_lowest_layer(stream).expires_after(hub->opts.body_timeout);
                 auto [bec, bn] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
@@ -232,8 +361,9 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
                     break;
                 }
             }
+            if (route && route->body_to_dir.empty()) body_complete = parser.is_done();
             if (route) {
-                req.body = std::move(parser.get().body());
+                if (route->body_to_dir.empty()) req.body = std::move(parser.get().body());
                 if (auto f = req.query.find("filter"); f != req.query.end() && !f->second.empty()) {
                     auto pf = parse_filter(f->second);
                     if (!pf) {
@@ -245,8 +375,9 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
                 }
             }
             if (route) resp = co_await dispatch(*hub, *route, req);
+            if (!req.body_file.empty()) ::unlink(req.body_file.c_str());  // unless the handler took it
         }
-        if (!parser.is_done()) keep_alive = false;  // unread body: cannot reuse the connection
+        if (!body_complete) keep_alive = false;  // unread body: cannot reuse the connection
 
         if (resp.upgrade) {
             if (!beast::websocket::is_upgrade(hreq)) {

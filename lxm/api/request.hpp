@@ -25,7 +25,9 @@ struct Peer {
     uid_t uid = static_cast<uid_t>(-1);  // unix: SO_PEERCRED
     gid_t gid = static_cast<gid_t>(-1);
     pid_t pid = 0;
-    std::string cert_fingerprint;  // tls: sha256 hex of the client certificate
+    std::string cert_fingerprint;  // tls: sha256 hex of the client certificate ("" when none was sent)
+    std::string cert_pem;          // tls: the client certificate
+    std::string address;           // tls: the client's "host:port"
 };
 
 // ?filter= (extension api_filtering). Supported: empty, or one "<field> eq <value>"
@@ -47,6 +49,7 @@ public:
     std::map<std::string, std::string> query;   // url-decoded; the last of repeated keys wins
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;
+    std::string body_file;  // routes with body_to_dir: the file holding the body
     Peer peer;
     bool trusted = false;
     std::optional<Filter> filter;  // set when ?filter= is non-empty

@@ -57,6 +57,14 @@ Response Response::raw(int status, std::string content_type, std::string body) {
     return r;
 }
 
+Response Response::files(int status, std::string content_type, std::vector<BodyPart> parts) {
+    Response r;
+    r.status = status;
+    r.content_type = std::move(content_type);
+    r.stream = std::move(parts);
+    return r;
+}
+
 Response Response::websocket(WebSocketHandler handler) {
     Response r;
     r.upgrade = std::move(handler);

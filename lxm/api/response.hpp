@@ -32,6 +32,12 @@ using Deferred = std::function<void(Completion)>;
 // Called on an io thread with the accepted websocket; must not block.
 using WebSocketHandler = std::function<void(WebSocket)>;
 
+// A piece of a streamed body: bytes, or the whole content of a file.
+struct BodyPart {
+    std::string data{};
+    std::string file{};
+};
+
 struct Response {
     int status = 200;
     std::string content_type = "application/json";
@@ -39,6 +45,7 @@ struct Response {
     std::vector<std::pair<std::string, std::string>> headers;
     WebSocketHandler upgrade;  // set: answer with a websocket upgrade
     Deferred deferred;         // set: the real response comes later
+    std::vector<BodyPart> stream;  // non-empty: the body is these parts, sent in chunks (body ignored)
     // Set: the body is produced while it is sent (chunked transfer, no Content-Length): run on
     // the blocking executor, it writes into fd (a pipe) and returns; an error, or the client
     // going away, ends the transfer without its last chunk (a truncated body, never a wrong one).
@@ -59,6 +66,8 @@ struct Response {
     static Response from_error(const base::Error& e);
     // Non-JSON body (file downloads, metrics).
     static Response raw(int status, std::string content_type, std::string body);
+    // A body streamed from files and strings (image export); the Content-Length is their sum.
+    static Response files(int status, std::string content_type, std::vector<BodyPart> parts);
     static Response websocket(WebSocketHandler handler);
     static Response later(Deferred d);
 

@@ -49,6 +49,10 @@ struct Route {
     bool allow_untrusted = false;  // reachable without trust (LXD's AllowUntrusted)
     bool blocking = false;         // run the handler on the blocking executor
     size_t body_limit = kDefaultBodyLimit;
+    // Non-empty: the body is streamed into a new file in this directory (never held in
+    // memory; Request::body_file names it, Request::body stays empty). The file is removed
+    // after the handler returns unless the handler renamed it away.
+    std::string body_to_dir{};
 };
 
 class Router {
@@ -72,6 +76,14 @@ public:
         std::string canonical_path;  // decoded, aliases rewritten
         std::string alias_prefix;
     };
+    // The table: every method and pattern with its trust rule (tests walk it).
+    struct RouteInfo {
+        std::string method;
+        std::string pattern;
+        bool allow_untrusted = false;
+    };
+    std::vector<RouteInfo> list() const;
+
     // raw_path: the undecoded path part of the target. Errors are http 404/405.
     base::Result<Match> match(std::string_view method, std::string_view raw_path) const;
 

@@ -13,9 +13,11 @@ using base::Result;
 
 namespace {
 
-Result<void> check_server_config(const store::ConfigMap& c) {
+Result<void> check_server_config(const store::ConfigMap& c, const std::vector<ServerConfigHook>& hooks) {
     for (const auto& [k, v] : c) {
-        if (k != core::kIdmapBaseKey && k != core::kIdmapRangesKey)
+        bool owned = false;
+        for (const auto& h : hooks) owned = owned || (h.owns && h.owns(k));
+        if (k != core::kIdmapBaseKey && k != core::kIdmapRangesKey && !owned)
             return http_error(400, "Unknown server config key \"" + k.substr(0, 80) + "\"");
     }
     auto pool = core::id_pool_from_config(c);
@@ -45,8 +47,8 @@ void register_server_config_routes(Api& api, DaemonRoutes& dr) {
         auto c = st.store().read([](store::Transaction& tx) { return store::get_server_config(tx); });
         return c ? json(*c) : json::object();
     };
-    auto put = [&st](bool patch) {
-        return [&st, patch](const Request& req) -> Result<Response> {
+    auto put = [&st, &dr](bool patch) {
+        return [&st, &dr, patch](const Request& req) -> Result<Response> {
             const auto& body = req.json_body();
             if (!body) return std::unexpected(body.error());
             LXM_TRY(store::ConfigMap in, config_from_body(*body));
@@ -57,7 +59,9 @@ void register_server_config_routes(Api& api, DaemonRoutes& dr) {
                     if (v.empty()) next.erase(k);
                     else next[k] = v;
                 }
-                LXM_TRY_VOID(check_server_config(next));
+                for (const auto& h : dr.config_hooks)
+                    if (h.prepare) LXM_TRY_VOID(h.prepare(cur, next));
+                LXM_TRY_VOID(check_server_config(next, dr.config_hooks));
                 if (next != cur) {
                     // Shrinking the pool below ranges in use would strand instances: refuse.
                     LXM_TRY(auto recs, store::list_instances(tx));
@@ -66,6 +70,8 @@ void register_server_config_routes(Api& api, DaemonRoutes& dr) {
                         if (r.idmap_base && (*r.idmap_base < pool.base || *r.idmap_base + r.idmap_size.value_or(0) > pool.limit()))
                             return http_error(400, "Instance \"" + r.name + "\" uses host ids outside the new id pool");
                     LXM_TRY_VOID(store::replace_server_config(tx, next));
+                    for (const auto& h : dr.config_hooks)
+                        if (h.apply) LXM_TRY_VOID(h.apply(cur, next));
                 }
                 return Response::empty();
             });
@@ -102,7 +108,7 @@ void register_daemon_routes(Api& api, DaemonRoutes& ctx) {
     register_exec_routes(api, ctx);
     register_file_routes(api, ctx);
     register_profile_routes(api, ctx);
-    register_image_read_routes(api, ctx);
+    register_image_routes(api, ctx);
     register_server_config_routes(api, ctx);
     ctx.instances.set_lifecycle([&api](const std::string& action, const std::string& name, const json& c) {
         api.events().emit_lifecycle(action, "/1.0/instances/" + url_encode(name), c);

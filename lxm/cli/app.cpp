@@ -38,10 +38,11 @@ int run(int argc, char** argv) {
     add_config_commands(app, ctx, chosen);
     add_file_commands(app, ctx, chosen);
     add_image_commands(app, ctx, chosen);
-    add_backup_commands(app, ctx, chosen);
+    add_admin_commands(app, ctx, chosen);
     add_network_commands(app, ctx, chosen);
     add_storage_commands(app, ctx, chosen);
-    add_admin_commands(app, ctx, chosen);
+    add_backup_commands(app, ctx, chosen);
+    add_remote_commands(app, ctx, chosen);
     add_version(app, ctx, chosen);
     try {
         app.parse(argc, argv);

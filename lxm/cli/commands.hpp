@@ -21,6 +21,13 @@ void add_exec_commands(CLI::App& app, Context& ctx, Action& chosen);      // exe
 void add_config_commands(CLI::App& app, Context& ctx, Action& chosen);    // config.cpp: config, profile
 void add_file_commands(CLI::App& app, Context& ctx, Action& chosen);      // file.cpp: file push/pull
 void add_image_commands(CLI::App& app, Context& ctx, Action& chosen);     // image.cpp: image list, alias
+// remote.cpp: remote add/list/remove/switch/get-default/rename, config trust (after add_config_commands)
+void add_remote_commands(CLI::App& app, Context& ctx, Action& chosen);
+// A CLI11 transform for positional [REMOTE:]NAME arguments: strips the remote and selects it (Context::take_remote).
+CLI::Validator remote_arg(Context& ctx);
+void add_admin_commands(CLI::App& app, Context& ctx, Action& chosen);     // admin.cpp: admin recover
+void add_network_commands(CLI::App& app, Context& ctx, Action& chosen);   // network.cpp: network ...
+void add_storage_commands(CLI::App& app, Context& ctx, Action& chosen);   // storage.cpp: storage list/create/info/show/delete
 void add_backup_commands(CLI::App& app, Context& ctx, Action& chosen);    // backup.cpp: export, import
 // migrate.cpp: copy/move between two servers (the copy and move verbs hand over when the
 // source and target name different remotes).
@@ -33,9 +40,6 @@ struct RemoteCopyOptions {
 base::Result<bool> is_cross_remote(Context& ctx, const std::string& a, const std::string& b);
 base::Result<int> remote_copy(Context& ctx, const std::string& source, const std::string& target,
                               const RemoteCopyOptions& o);
-void add_network_commands(CLI::App& app, Context& ctx, Action& chosen);   // network.cpp: network ...
-void add_storage_commands(CLI::App& app, Context& ctx, Action& chosen);   // storage.cpp: storage list/create/info/show/delete
-void add_admin_commands(CLI::App& app, Context& ctx, Action& chosen);     // admin.cpp: admin recover
 
 // Register `fn` as the action of subcommand `sub` (options are read when it runs).
 inline void on_run(CLI::App* sub, Action& chosen, Action fn) {

@@ -102,7 +102,7 @@ void add_config(CLI::App& app, Context& ctx, Action& chosen) {
     {
         auto o = std::make_shared<ConfigOpts>();
         auto* sub = config->add_subcommand("get", "Get a config value: config get NAME KEY");
-        sub->add_option("name", o->target, "Instance")->required();
+        sub->add_option("name", o->target, "Instance")->transform(remote_arg(ctx))->required();
         sub->add_option("key", o->args, "Key")->required()->expected(1);
         sub->add_flag("-e,--expanded", o->expanded, "Look in the expanded config (with profiles)");
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
@@ -116,21 +116,21 @@ void add_config(CLI::App& app, Context& ctx, Action& chosen) {
     {
         auto o = std::make_shared<ConfigOpts>();
         auto* sub = config->add_subcommand("set", "Set config values: config set NAME KEY VALUE | KEY=VALUE...");
-        sub->add_option("name", o->target, "Instance")->required();
+        sub->add_option("name", o->target, "Instance")->transform(remote_arg(ctx))->required();
         sub->add_option("args", o->args, "KEY VALUE, or KEY=VALUE pairs")->required();
         on_run(sub, chosen, [&ctx, o]() { return set_config_keys(ctx, instance_url(o->target), false, o->args); });
     }
     {
         auto o = std::make_shared<ConfigOpts>();
         auto* sub = config->add_subcommand("unset", "Remove a config key: config unset NAME KEY");
-        sub->add_option("name", o->target, "Instance")->required();
+        sub->add_option("name", o->target, "Instance")->transform(remote_arg(ctx))->required();
         sub->add_option("key", o->args, "Key")->required()->expected(1);
         on_run(sub, chosen, [&ctx, o]() { return unset_config_key(ctx, instance_url(o->target), false, o->args[0]); });
     }
     {
         auto o = std::make_shared<ConfigOpts>();
         auto* sub = config->add_subcommand("show", "Show an instance's configuration (YAML)");
-        sub->add_option("name", o->target, "Instance (or NAME/SNAP)")->required();
+        sub->add_option("name", o->target, "Instance (or NAME/SNAP)")->transform(remote_arg(ctx))->required();
         sub->add_flag("-e,--expanded", o->expanded, "Show the expanded configuration (with profiles)");
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             LXM_TRY(auto inst, get_instance(ctx, o->target));
@@ -149,7 +149,7 @@ void add_config(CLI::App& app, Context& ctx, Action& chosen) {
         auto o = std::make_shared<ConfigOpts>();
         auto* sub = config->add_subcommand(
             "edit", "Edit an instance's configuration as YAML in $EDITOR (or read it from stdin)");
-        sub->add_option("name", o->target, "Instance")->required();
+        sub->add_option("name", o->target, "Instance")->transform(remote_arg(ctx))->required();
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             std::string url = instance_url(o->target);
             LXM_TRY(auto got, get_with_etag(ctx, url));
@@ -202,7 +202,7 @@ void add_profile(CLI::App& app, Context& ctx, Action& chosen) {
     {
         auto o = std::make_shared<ProfileOpts>();
         auto* sub = profile->add_subcommand("show", "Show a profile (YAML)");
-        sub->add_option("name", o->name, "Profile")->required();
+        sub->add_option("name", o->name, "Profile")->transform(remote_arg(ctx))->required();
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             LXM_TRY(auto* c, ctx.client());
             LXM_TRY(auto p, c->get(profile_url(o->name)));
@@ -216,7 +216,7 @@ void add_profile(CLI::App& app, Context& ctx, Action& chosen) {
     {
         auto o = std::make_shared<ProfileOpts>();
         auto* sub = profile->add_subcommand("create", "Create a profile");
-        sub->add_option("name", o->name, "Profile")->required();
+        sub->add_option("name", o->name, "Profile")->transform(remote_arg(ctx))->required();
         sub->add_option("--description", o->description, "Description");
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             LXM_TRY(auto* c, ctx.client());
@@ -233,7 +233,7 @@ void add_profile(CLI::App& app, Context& ctx, Action& chosen) {
         auto o = std::make_shared<ProfileOpts>();
         auto* sub = profile->add_subcommand("delete", "Delete a profile");
         sub->alias("rm");
-        sub->add_option("name", o->name, "Profile")->required();
+        sub->add_option("name", o->name, "Profile")->transform(remote_arg(ctx))->required();
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             LXM_TRY_VOID(ctx.run("DELETE", profile_url(o->name)));
             print(ctx.out, "Profile " + o->name + " deleted\n");
@@ -243,7 +243,7 @@ void add_profile(CLI::App& app, Context& ctx, Action& chosen) {
     {
         auto o = std::make_shared<ProfileOpts>();
         auto* sub = profile->add_subcommand("edit", "Edit a profile as YAML in $EDITOR (or read it from stdin)");
-        sub->add_option("name", o->name, "Profile")->required();
+        sub->add_option("name", o->name, "Profile")->transform(remote_arg(ctx))->required();
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             std::string url = profile_url(o->name);
             LXM_TRY(auto got, get_with_etag(ctx, url));
@@ -257,7 +257,7 @@ void add_profile(CLI::App& app, Context& ctx, Action& chosen) {
         auto o = std::make_shared<ProfileOpts>();
         auto* sub = profile->add_subcommand("assign", "Set an instance's profiles: profile assign NAME p1,p2");
         sub->alias("apply");
-        sub->add_option("name", o->name, "Instance")->required();
+        sub->add_option("name", o->name, "Instance")->transform(remote_arg(ctx))->required();
         sub->add_option("profiles", o->args, "Comma-separated profiles (\"\" for none)")->required()->expected(1);
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             json profiles = json::array();
@@ -284,21 +284,21 @@ void add_profile(CLI::App& app, Context& ctx, Action& chosen) {
     {
         auto o = std::make_shared<ProfileOpts>();
         auto* sub = profile->add_subcommand("set", "Set profile config: profile set NAME KEY VALUE | KEY=VALUE...");
-        sub->add_option("name", o->name, "Profile")->required();
+        sub->add_option("name", o->name, "Profile")->transform(remote_arg(ctx))->required();
         sub->add_option("args", o->args, "KEY VALUE, or KEY=VALUE pairs")->required();
         on_run(sub, chosen, [&ctx, o]() { return set_config_keys(ctx, profile_url(o->name), true, o->args); });
     }
     {
         auto o = std::make_shared<ProfileOpts>();
         auto* sub = profile->add_subcommand("unset", "Remove a profile config key");
-        sub->add_option("name", o->name, "Profile")->required();
+        sub->add_option("name", o->name, "Profile")->transform(remote_arg(ctx))->required();
         sub->add_option("key", o->args, "Key")->required()->expected(1);
         on_run(sub, chosen, [&ctx, o]() { return unset_config_key(ctx, profile_url(o->name), true, o->args[0]); });
     }
     {
         auto o = std::make_shared<ProfileOpts>();
         auto* sub = profile->add_subcommand("get", "Get a profile config value");
-        sub->add_option("name", o->name, "Profile")->required();
+        sub->add_option("name", o->name, "Profile")->transform(remote_arg(ctx))->required();
         sub->add_option("key", o->args, "Key")->required()->expected(1);
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             LXM_TRY(auto* c, ctx.client());

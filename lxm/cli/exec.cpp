@@ -223,7 +223,7 @@ base::Result<int> run_exec(Context& ctx, const ExecOpts& o) {
 void add_exec(CLI::App& app, Context& ctx, Action& chosen) {
     auto o = std::make_shared<ExecOpts>();
     auto* sub = app.add_subcommand("exec", "Run a command in an instance: exec NAME [options] -- COMMAND...");
-    sub->add_option("name", o->name, "Instance")->required();
+    sub->add_option("name", o->name, "Instance")->transform(remote_arg(ctx))->required();
     sub->add_option("command", o->command, "Command and arguments (after --)");
     sub->add_flag("-t,--force-interactive", o->force_tty, "Force pseudo-terminal allocation");
     sub->add_flag("-T,--force-noninteractive", o->force_no_tty, "Disable pseudo-terminal allocation");
@@ -332,7 +332,7 @@ base::Result<int> run_console(Context& ctx, const ConsoleOpts& o) {
 void add_console(CLI::App& app, Context& ctx, Action& chosen) {
     auto o = std::make_shared<ConsoleOpts>();
     auto* sub = app.add_subcommand("console", "Attach to an instance's console, or print its console log");
-    sub->add_option("name", o->name, "Instance")->required();
+    sub->add_option("name", o->name, "Instance")->transform(remote_arg(ctx))->required();
     sub->add_flag("--show-log", o->show_log, "Print the console log instead of attaching");
     on_run(sub, chosen, [&ctx, o]() -> base::Result<int> { return run_console(ctx, *o); });
 }

@@ -120,7 +120,7 @@ void add_file_commands(CLI::App& app, Context& ctx, Action& chosen) {
     {
         auto o = std::make_shared<FileOpts>();
         auto* sub = file->add_subcommand("push", "Push files: file push SOURCE... INSTANCE/PATH ('-' reads stdin)");
-        sub->add_option("paths", o->paths, "Sources and target")->required();
+        sub->add_option("paths", o->paths, "Sources and target")->transform(remote_arg(ctx))->required();
         sub->add_option("--uid", o->uid, "File owner uid in the instance");
         sub->add_option("--gid", o->gid, "File group gid in the instance");
         sub->add_option("--mode", o->mode, "File mode in octal (default: the source's)");
@@ -129,7 +129,7 @@ void add_file_commands(CLI::App& app, Context& ctx, Action& chosen) {
     {
         auto o = std::make_shared<FileOpts>();
         auto* sub = file->add_subcommand("pull", "Pull files: file pull INSTANCE/PATH... DEST ('-' writes stdout)");
-        sub->add_option("paths", o->paths, "Sources and target")->required();
+        sub->add_option("paths", o->paths, "Sources and target")->transform(remote_arg(ctx))->required();
         on_run(sub, chosen, [&ctx, o]() { return pull(ctx, *o); });
     }
 }

@@ -118,7 +118,7 @@ void add_create(CLI::App& app, Context& ctx, Action& chosen, bool launch) {
                                    launch ? "Create and start an instance from an image"
                                           : "Create an instance from an image");
     sub->add_option("image", o->image, "Image alias or fingerprint (e.g. debian/12, busybox)");
-    sub->add_option("name", o->name, "Instance name (the server picks one if omitted)");
+    sub->add_option("name", o->name, "Instance name (the server picks one if omitted)")->transform(remote_arg(ctx));
     sub->add_option("-c,--config", o->config, "Config key=value to apply")->allow_extra_args(false);
     sub->add_option("-p,--profile", o->profiles, "Profile to apply (repeatable)")->allow_extra_args(false);
     sub->add_flag("-n,--no-profiles", o->no_profiles, "Create the instance with no profiles");
@@ -165,7 +165,7 @@ void add_state(CLI::App& app, Context& ctx, Action& chosen, const std::string& v
                const std::string& help) {
     auto o = std::make_shared<StateOpts>();
     auto* sub = app.add_subcommand(verb, help);
-    sub->add_option("names", o->names, "Instance names");
+    sub->add_option("names", o->names, "Instance names")->transform(remote_arg(ctx));
     sub->add_flag("--all", o->all, "Apply to every instance");
     if (action == "stop" || action == "restart") {
         sub->add_flag("-f,--force", o->force, "Force the instance to stop (kill instead of shutting down)");
@@ -230,7 +230,7 @@ void add_delete(CLI::App& app, Context& ctx, Action& chosen) {
     auto o = std::make_shared<DeleteOpts>();
     auto* sub = app.add_subcommand("delete", "Delete instances or snapshots (NAME or NAME/SNAPSHOT)");
     sub->alias("rm");
-    sub->add_option("names", o->names, "Instance or snapshot names")->required();
+    sub->add_option("names", o->names, "Instance or snapshot names")->transform(remote_arg(ctx))->required();
     sub->add_flag("-f,--force", o->force, "Stop a running instance first");
     on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
         int rc = 0;
@@ -333,7 +333,7 @@ void add_copy(CLI::App& app, Context& ctx, Action& chosen) {
 void add_snapshot(CLI::App& app, Context& ctx, Action& chosen) {
     auto names = std::make_shared<std::pair<std::string, std::string>>();
     auto* sub = app.add_subcommand("snapshot", "Snapshot an instance: snapshot NAME [SNAPSHOT]");
-    sub->add_option("instance", names->first, "Instance")->required();
+    sub->add_option("instance", names->first, "Instance")->transform(remote_arg(ctx))->required();
     sub->add_option("snapshot", names->second, "Snapshot name (the server picks snapN if omitted)");
     on_run(sub, chosen, [&ctx, names]() -> base::Result<int> {
         if (names->second.find('/') != std::string::npos) return user_error("snapshot names cannot contain '/'");
@@ -346,7 +346,7 @@ void add_snapshot(CLI::App& app, Context& ctx, Action& chosen) {
 void add_restore(CLI::App& app, Context& ctx, Action& chosen) {
     auto names = std::make_shared<std::pair<std::string, std::string>>();
     auto* sub = app.add_subcommand("restore", "Restore an instance from a snapshot: restore NAME SNAPSHOT");
-    sub->add_option("instance", names->first, "Instance")->required();
+    sub->add_option("instance", names->first, "Instance")->transform(remote_arg(ctx))->required();
     sub->add_option("snapshot", names->second, "Snapshot name")->required();
     on_run(sub, chosen, [&ctx, names]() -> base::Result<int> {
         std::string snap = names->second;

@@ -67,7 +67,7 @@ void add_list(CLI::App& app, Context& ctx, Action& chosen) {
     auto o = std::make_shared<ListOpts>();
     auto* sub = app.add_subcommand("list", "List instances");
     sub->alias("ls");
-    sub->add_option("filters", o->filters, "Name prefixes (regex) or key=value filters");
+    sub->add_option("filters", o->filters, "Name prefixes (regex) or key=value filters")->transform(remote_arg(ctx));
     sub->add_option("-f,--format", o->format, "Output format: table, compact, csv, json, yaml")
         ->check(CLI::IsMember({"table", "compact", "csv", "json", "yaml"}));
     sub->add_option("-c,--columns", o->columns,
@@ -143,7 +143,7 @@ struct InfoOpts {
 void add_info(CLI::App& app, Context& ctx, Action& chosen) {
     auto o = std::make_shared<InfoOpts>();
     auto* sub = app.add_subcommand("info", "Show an instance's status, resources and snapshots");
-    sub->add_option("name", o->name, "Instance")->required();
+    sub->add_option("name", o->name, "Instance")->transform(remote_arg(ctx))->required();
     sub->add_flag("--show-log", o->show_log, "Show the instance's console log too");
     on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
         LXM_TRY(auto* c, ctx.client());

@@ -4,12 +4,14 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <deque>
 #include <thread>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
@@ -19,6 +21,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "lxm/apitypes/envelope.hpp"
+#include "lxm/client/transport.hpp"
 #include "lxm/apitypes/http_error.hpp"
 #include "lxm/base/unique_fd.hpp"
 
@@ -38,7 +41,7 @@ base::Error sys_error(const boost::system::error_code& ec, std::string ctx) {
 
 struct WebSocketConn::Impl {
     asio::io_context io;
-    beast::websocket::stream<local::socket> ws{io};
+    std::optional<beast::websocket::stream<detail::AnyStream>> ws;
     beast::flat_buffer buf;
     bool closed = false;
     std::atomic<bool> interrupted{false};
@@ -52,29 +55,29 @@ WebSocketConn::~WebSocketConn() { close(); }
 base::Result<WsFrame> WebSocketConn::read() {
     boost::system::error_code ec;
     impl_->buf.clear();
-    impl_->ws.read(impl_->buf, ec);
+    impl_->ws->read(impl_->buf, ec);
     if (ec == beast::websocket::error::closed) {
         impl_->closed = true;
         return base::make_error(std::errc::not_connected, "websocket closed");
     }
     if (ec) return std::unexpected(sys_error(ec, "websocket read"));
-    return WsFrame{impl_->ws.got_binary(), beast::buffers_to_string(impl_->buf.data())};
+    return WsFrame{impl_->ws->got_binary(), beast::buffers_to_string(impl_->buf.data())};
 }
 
 base::Result<void> WebSocketConn::write(const WsFrame& f) {
     boost::system::error_code ec;
-    impl_->ws.binary(f.binary);
-    impl_->ws.write(asio::buffer(f.data), ec);
+    impl_->ws->binary(f.binary);
+    impl_->ws->write(asio::buffer(f.data), ec);
     if (ec) return std::unexpected(sys_error(ec, "websocket write"));
     return {};
 }
 
 void WebSocketConn::close() {
-    if (!impl_ || impl_->closed) return;
+    if (!impl_ || impl_->closed || !impl_->ws) return;
     impl_->closed = true;
     boost::system::error_code ec;
-    if (impl_->ws.is_open()) impl_->ws.close(beast::websocket::close_code::normal, ec);
-    impl_->ws.next_layer().close(ec);
+    if (impl_->ws->is_open()) impl_->ws->close(beast::websocket::close_code::normal, ec);
+    impl_->ws->next_layer().close(ec);
 }
 
 namespace {
@@ -104,8 +107,8 @@ void pump_read_next(PumpState& st);
 void pump_write_next(PumpState& st) {
     if (st.writing || st.queue.empty() || st.failed) return;
     st.writing = true;
-    st.impl.ws.binary(st.queue.front().binary);
-    st.impl.ws.async_write(asio::buffer(st.queue.front().data), [&st](boost::system::error_code ec, size_t) {
+    st.impl.ws->binary(st.queue.front().binary);
+    st.impl.ws->async_write(asio::buffer(st.queue.front().data), [&st](boost::system::error_code ec, size_t) {
         st.writing = false;
         st.queue.pop_front();
         if (ec) {
@@ -120,7 +123,7 @@ void pump_write_next(PumpState& st) {
 
 void pump_read_next(PumpState& st) {
     st.impl.buf.clear();
-    st.impl.ws.async_read(st.impl.buf, [&st](boost::system::error_code ec, size_t) {
+    st.impl.ws->async_read(st.impl.buf, [&st](boost::system::error_code ec, size_t) {
         if (ec) {
             // A close frame or a dropped connection both end the server's side.
             if (ec != beast::websocket::error::closed) st.error = ec;
@@ -129,7 +132,7 @@ void pump_read_next(PumpState& st) {
             return;
         }
         std::string data = beast::buffers_to_string(st.impl.buf.data());
-        if (!st.impl.ws.got_binary() && data.empty()) {  // barrier: end of this stream
+        if (!st.impl.ws->got_binary() && data.empty()) {  // barrier: end of this stream
             st.impl.io.stop();
             return;
         }
@@ -182,7 +185,7 @@ base::Result<void> WebSocketConn::pump(int in_fd, int out_fd) {
     // Leave the stream quiescent: cancel what is still in flight and let the handlers see it.
     boost::system::error_code ec;
     guard.reset();
-    impl_->ws.next_layer().cancel(ec);
+    impl_->ws->next_layer().cancel(ec);
     io.restart();
     io.poll();
     if (st.failed) return std::unexpected(sys_error(st.error, "websocket write"));
@@ -201,28 +204,23 @@ void WebSocketConn::interrupt() {
 // ---- Client ----
 
 struct Client::Impl {
-    std::string path;
+    detail::Endpoint ep;
+    std::string server_pem;  // TLS: what the server presented on the first connection
     asio::io_context io;
-    std::optional<local::socket> sock;
+    std::optional<detail::AnyStream> sock;
     beast::flat_buffer buf;
 
-    base::Result<void> connect(local::socket& s) {
-        boost::system::error_code ec;
-        s.connect(local::endpoint(path), ec);
-        if (ec) return std::unexpected(sys_error(ec, "connect to " + path));
-        return {};
-    }
+    // A new connection (unix socket, or TLS with the server's certificate pinned).
+    base::Result<detail::AnyStream> open() { return detail::open_stream(io, ep); }
 
     base::Result<http::response<http::string_body>> roundtrip(http::request<http::string_body>& req) {
         for (int attempt = 0; attempt < 2; ++attempt) {
             bool reused = sock.has_value();
             if (!sock) {
-                sock.emplace(io);
                 buf.clear();
-                if (auto r = connect(*sock); !r) {
-                    sock.reset();
-                    return std::unexpected(r.error());
-                }
+                auto s = open();
+                if (!s) return std::unexpected(s.error());
+                sock.emplace(std::move(*s));
             }
             boost::system::error_code ec;
             http::write(*sock, req, ec);
@@ -252,11 +250,39 @@ Client::~Client() = default;
 
 base::Result<Client> Client::connect_unix(std::string path) {
     auto impl = std::make_unique<Impl>();
-    impl->path = std::move(path);
-    impl->sock.emplace(impl->io);
-    if (auto r = impl->connect(*impl->sock); !r) return std::unexpected(r.error());
+    impl->ep.unix_path = std::move(path);
+    LXM_TRY(auto s, impl->open());
+    impl->sock.emplace(std::move(s));
     return Client(std::move(impl));
 }
+
+base::Result<Client> Client::connect_tls(const TlsConfig& cfg) {
+    auto impl = std::make_unique<Impl>();
+    std::string_view a = cfg.address;
+    if (a.starts_with("https://")) a.remove_prefix(8);
+    while (a.ends_with("/")) a.remove_suffix(1);
+    std::string host(a), port = "8443";
+    if (a.starts_with("[")) {
+        auto close = a.find(']');
+        if (close == std::string_view::npos) return base::make_error(std::errc::invalid_argument, "bad address " + cfg.address);
+        host = std::string(a.substr(1, close - 1));
+        if (close + 1 < a.size() && a[close + 1] == ':') port = std::string(a.substr(close + 2));
+    } else if (std::count(a.begin(), a.end(), ':') == 1) {
+        host = std::string(a.substr(0, a.find(':')));
+        port = std::string(a.substr(a.find(':') + 1));
+    }
+    if (host.empty() || port.empty()) return base::make_error(std::errc::invalid_argument, "bad address " + cfg.address);
+    impl->ep.host = host;
+    impl->ep.port = port;
+    impl->ep.pinned_fingerprint = cfg.server_fingerprint;
+    LXM_TRY(impl->ep.ssl, detail::make_client_context(cfg.client_cert_pem, cfg.client_key_pem));
+    LXM_TRY(auto s, detail::open_stream(impl->io, impl->ep, &impl->server_pem));
+    impl->sock.emplace(std::move(s));
+    return Client(std::move(impl));
+}
+
+const std::string& Client::server_certificate() const { return impl_->server_pem; }
+bool Client::is_tls() const { return impl_->ep.unix_path.empty(); }
 
 base::Result<Response> Client::query(std::string_view method, std::string_view path, const json& body,
                                      const std::map<std::string, std::string>& headers) {
@@ -331,6 +357,138 @@ base::Result<Client::RawResponse> Client::raw(std::string_view method, std::stri
     return out;
 }
 
+namespace {
+
+// An envelope answer (string body) as query() returns it.
+base::Result<Response> parse_answer(const http::response<http::string_body>& res, const std::string& ctx) {
+    json j = json::parse(res.body(), nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        return apitypes::http_error(static_cast<int>(res.result_int()),
+                                    ctx + ": unexpected response (HTTP " + std::to_string(res.result_int()) + ")");
+    auto env = apitypes::parse_as<apitypes::Envelope>(j);
+    if (!env) return std::unexpected(base::wrap(env.error(), ctx));
+    if (env->type == "error") {
+        int status = env->error_code ? env->error_code : static_cast<int>(res.result_int());
+        return apitypes::http_error(status, env->error);
+    }
+    Response out;
+    out.http_status = static_cast<int>(res.result_int());
+    out.type = env->type;
+    out.status_code = env->status_code;
+    out.operation = env->operation;
+    out.metadata = std::move(env->metadata);
+    if (auto it = res.find(http::field::location); it != res.end()) out.location = std::string(it->value());
+    return out;
+}
+
+}  // namespace
+
+base::Result<Response> Client::upload(std::string_view method, std::string_view path, const std::vector<BodyPart>& parts,
+                                      const std::map<std::string, std::string>& headers) {
+    std::string ctx = std::string(method) + " " + std::string(path);
+    std::vector<base::UniqueFd> fds(parts.size());
+    uint64_t total = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        if (parts[i].file.empty()) {
+            total += parts[i].data.size();
+            continue;
+        }
+        int fd = ::open(parts[i].file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return base::errno_error("open " + parts[i].file);
+        fds[i].reset(fd);
+        off_t end = ::lseek(fd, 0, SEEK_END);
+        if (end < 0 || ::lseek(fd, 0, SEEK_SET) != 0) return base::errno_error("size of " + parts[i].file);
+        total += static_cast<uint64_t>(end);
+    }
+    LXM_TRY(auto sock, impl_->open());
+    http::request<http::empty_body> req{http::string_to_verb(method), std::string(path), 11};
+    req.set(http::field::host, "lxd");
+    req.set(http::field::user_agent, "lxm");
+    for (auto& [k, v] : headers) req.set(k, v);
+    req.content_length(total);
+    req.keep_alive(false);
+    http::request_serializer<http::empty_body> sr{req};
+    boost::system::error_code ec;
+    http::write_header(sock, sr, ec);
+    std::vector<char> buf(1 << 20);
+    for (size_t i = 0; i < parts.size() && !ec; ++i) {
+        if (parts[i].file.empty()) {
+            asio::write(sock, asio::buffer(parts[i].data), ec);
+            continue;
+        }
+        for (;;) {
+            ssize_t n = ::read(fds[i].get(), buf.data(), buf.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return base::errno_error("read " + parts[i].file);
+            if (n == 0) break;
+            asio::write(sock, asio::buffer(buf.data(), static_cast<size_t>(n)), ec);
+            if (ec) break;
+        }
+    }
+    // The server may answer (and close) before reading everything, e.g. 413: read its answer anyway.
+    beast::flat_buffer rbuf;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(16 * 1024 * 1024);
+    boost::system::error_code rec;
+    http::read(sock, rbuf, parser, rec);
+    if (rec) return std::unexpected(sys_error(ec ? ec : rec, ctx));
+    return parse_answer(parser.get(), ctx);
+}
+
+base::Result<Client::RawResponse> Client::download(std::string_view path,
+                                                   const std::function<base::Result<void>(std::string_view)>& sink,
+                                                   const std::function<base::Result<void>(const Headers&)>& on_headers) {
+    std::string ctx = "GET " + std::string(path);
+    LXM_TRY(auto sock, impl_->open());
+    http::request<http::empty_body> req{http::verb::get, std::string(path), 11};
+    req.set(http::field::host, "lxd");
+    req.set(http::field::user_agent, "lxm");
+    req.keep_alive(false);
+    boost::system::error_code ec;
+    http::write(sock, req, ec);
+    if (ec) return std::unexpected(sys_error(ec, ctx));
+    beast::flat_buffer rbuf;
+    http::response_parser<http::buffer_body> parser;
+    parser.body_limit(boost::none);
+    http::read_header(sock, rbuf, parser, ec);
+    if (ec) return std::unexpected(sys_error(ec, ctx));
+    RawResponse out;
+    out.http_status = static_cast<int>(parser.get().result_int());
+    for (auto& f : parser.get()) {
+        std::string name(f.name_string());
+        for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        out.headers[name] = std::string(f.value());
+    }
+    const bool is_error = out.http_status >= 400 || out.headers["content-type"].starts_with("application/json");
+    if (!is_error && on_headers) LXM_TRY_VOID(on_headers(out.headers));
+    std::string error_body;
+    std::vector<char> buf(1 << 20);
+    while (!parser.is_done()) {
+        parser.get().body().data = buf.data();
+        parser.get().body().size = buf.size();
+        http::read(sock, rbuf, parser, ec);
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) return std::unexpected(sys_error(ec, ctx));
+        size_t n = buf.size() - parser.get().body().size;
+        if (is_error) {
+            if (error_body.size() < (1 << 20)) error_body.append(buf.data(), n);
+        } else if (n) {
+            LXM_TRY_VOID(sink(std::string_view(buf.data(), n)));
+        }
+    }
+    if (is_error) {
+        json j = json::parse(error_body, nullptr, false);
+        if (j.is_object() && j.value("type", "") == "error") {
+            int code = j.value("error_code", 0);
+            return apitypes::http_error(code ? code : out.http_status, j.value("error", ""));
+        }
+        if (out.http_status >= 400) return apitypes::http_error(out.http_status, ctx + ": HTTP " + std::to_string(out.http_status));
+        // A JSON body that is not an error: hand it to the sink like any other.
+        LXM_TRY_VOID(sink(error_body));
+    }
+    return out;
+}
+
 base::Result<json> Client::get(std::string_view path) {
     LXM_TRY(auto r, query("GET", path));
     return std::move(r.metadata);
@@ -366,12 +524,12 @@ base::Result<apitypes::Operation> Client::wait_success(std::string_view op) {
 base::Result<WebSocketConn> Client::websocket(std::string_view path) {
     auto impl = std::make_unique<WebSocketConn::Impl>();
     boost::system::error_code ec;
-    impl->ws.next_layer().connect(local::endpoint(impl_->path), ec);
-    if (ec) return std::unexpected(sys_error(ec, "connect to " + impl_->path));
-    impl->ws.set_option(beast::websocket::stream_base::decorator(
+    LXM_TRY(auto stream, detail::open_stream(impl->io, impl_->ep));
+    impl->ws.emplace(std::move(stream));
+    impl->ws->set_option(beast::websocket::stream_base::decorator(
         [](beast::websocket::request_type& req) { req.set(http::field::user_agent, "lxm"); }));
     beast::websocket::response_type res;
-    impl->ws.handshake(res, "lxd", std::string(path), ec);
+    impl->ws->handshake(res, "lxd", std::string(path), ec);
     if (ec) {
         int status = static_cast<int>(res.result_int());
         if (status >= 400) {

@@ -1,5 +1,6 @@
-// Client: the synchronous LXD-1.0-API client used by the `lxm` CLI (unix socket
-// now; TLS later behind the same interface). Beast stays inside client.cpp.
+// Client: the synchronous LXD-1.0-API client used by the `lxm` CLI, over the unix
+// socket of a local lxmd or HTTPS to a remote (mutual TLS: the client certificate is
+// presented, the server's is pinned by fingerprint). Beast stays inside client.cpp.
 //
 // Errors: an error envelope from the server becomes
 // Error{apitypes::make_http_code(<HTTP status>), <server's "error" text>}, so
@@ -7,8 +8,10 @@
 // text to show. Transport failures are ordinary system errors.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -72,6 +75,18 @@ class Client {
 public:
     // Connects once to check the socket; requests reuse a keep-alive connection.
     static base::Result<Client> connect_unix(std::string path);
+
+    struct TlsConfig {
+        std::string address;             // "host[:port]", "[v6]:port" or "https://host:port" (port 8443 by default)
+        std::string client_cert_pem;     // presented to the server ("" = none: an untrusted caller)
+        std::string client_key_pem;
+        std::string server_fingerprint;  // pinned (sha256 hex); "" accepts any (first contact only)
+    };
+    // Connects once (handshake, pin checked); requests reuse a keep-alive connection.
+    static base::Result<Client> connect_tls(const TlsConfig& cfg);
+    // TLS: the certificate (PEM) the server presented; "" over the unix socket.
+    const std::string& server_certificate() const;
+    bool is_tls() const;
     Client(Client&&) noexcept;
     Client& operator=(Client&&) noexcept;
     ~Client();
@@ -95,6 +110,22 @@ public:
     };
     base::Result<RawResponse> raw(std::string_view method, std::string_view path, std::string body = {},
                                   const std::map<std::string, std::string>& headers = {});
+
+    // A request whose body is streamed from parts (bytes, or a whole file read as it is
+    // sent: image uploads), on a connection of its own; the answer is parsed like query().
+    struct BodyPart {
+        std::string data;
+        std::string file;
+    };
+    base::Result<Response> upload(std::string_view method, std::string_view path, const std::vector<BodyPart>& parts,
+                                  const std::map<std::string, std::string>& headers = {});
+    // A GET whose body goes to sink chunk by chunk (image export), on a connection of its
+    // own; on_headers (if set) sees the lower-case response headers before the first chunk.
+    // Returns status and headers (body empty). Error envelopes become errors as in raw().
+    using Headers = std::map<std::string, std::string>;
+    base::Result<RawResponse> download(std::string_view path,
+                                       const std::function<base::Result<void>(std::string_view)>& sink,
+                                       const std::function<base::Result<void>(const Headers&)>& on_headers = {});
 
     base::Result<apitypes::ServerInfo> server_info();
     // GET <op>/wait?timeout=<s> (-1 forever); op is an id or "/1.0/operations/<id>". Returns the

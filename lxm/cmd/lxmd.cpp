@@ -29,9 +29,10 @@
 
 #include "lxm/api/api.hpp"
 #include "lxm/api/backup_routes.hpp"
-#include "lxm/api/migration_routes.hpp"
 #include "lxm/api/daemon_routes.hpp"
+#include "lxm/api/migration_routes.hpp"
 #include "lxm/api/network_routes.hpp"
+#include "lxm/api/remote_access.hpp"
 #include "lxm/api/storage_routes.hpp"
 #include "lxm/base/log.hpp"
 #include "lxm/core/backups.hpp"
@@ -43,6 +44,7 @@
 #include "lxm/core/profiles.hpp"
 #include "lxm/core/snapshot_scheduler.hpp"
 #include "lxm/core/storage_pools.hpp"
+#include "store/server_config.hpp"
 
 using namespace lxm;
 
@@ -79,6 +81,9 @@ int main(int argc, char** argv) {
                    "Network created on first start and attached to the default profile (\"none\" for none)");
     std::string nft_table = "lxm";
     app.add_option("--nft-table", nft_table, "nft table of lxm's NAT/forward rules (tests use their own)");
+    std::string https_address;
+    app.add_option("--https-address", https_address,
+                   "Also serve the API over HTTPS on this address, e.g. [::]:8443 (stored as core.https_address)");
     app.add_flag("--recover", recover, "Rebuild missing database rows from the instances' backup files, then exit");
     CLI11_PARSE(app, argc, argv);
 
@@ -132,9 +137,20 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    api::Api api;
+    // Remote access: server certificate, trust store (checked per request), HTTPS listener.
+    api::RemoteAccess remote(**state);
+    if (auto r = remote.init(); !r) {
+        LXM_ERROR("remote access: {}", r.error().message());
+        return 1;
+    }
+    api::ApiOptions api_opts;
+    api_opts.server.trust = [&remote](const api::Peer& p) { return remote.trusts(p); };
+    api::Api api(api_opts);
+    remote.attach(api);
     api::DaemonRoutes ctx{**state, images, instances, profiles};
+    ctx.config_hooks.push_back(remote.config_hook());
     api::register_daemon_routes(api, ctx);
+    api::register_certificate_routes(api, remote);
     api::register_network_routes(api, networks);
     api::register_storage_routes(api, storage_pools);
     core::Backups backups(**state, instances);
@@ -158,6 +174,14 @@ int main(int argc, char** argv) {
     }
     api.start();
     LXM_INFO("lxmd {} listening on {} (state {})", LXM_VERSION, sock, state_dir);
+    if (!https_address.empty()) {
+        auto r = (*state)->store().write([&](store::Transaction& tx) {
+            return store::set_server_config_key(tx, api::kHttpsAddressKey, https_address);
+        });
+        if (!r) LXM_ERROR("--https-address: {}", r.error().message());
+    }
+    if (auto r = remote.start_listener(); !r) LXM_ERROR("https listener: {}", r.error().message());
+    remote.relist_tokens();
 
     std::thread autostart([&instances] { instances.autostart(); });
 

@@ -320,7 +320,11 @@ apitypes::InstanceState Instances::state_of(const Loaded& l, const json& ms) con
         s.processes = 0;
         s.pid = 0;
     }
-    if (auto u = pool_of(name).instance_usage(name); u) s.disk["root"] = apitypes::InstanceStateDisk{static_cast<int64_t>(*u)};
+    // The pool from the row already loaded (pool_of would read the row again: one query per listed instance).
+    store::PoolDriver* pool = &state_.pool();
+    if (!l.rec.storage_pool.empty())
+        if (auto p = state_.pool(l.rec.storage_pool); p) pool = *p;
+    if (auto u = pool->instance_usage(name); u) s.disk["root"] = apitypes::InstanceStateDisk{static_cast<int64_t>(*u)};
     return s;
 }
 
@@ -514,6 +518,9 @@ Result<void> Instances::create(const apitypes::InstancesPost& req, const Progres
         LXM_TRY_VOID(copy_snapshots(copy_from, name, owner));
     LXM_TRY(Loaded made, load(name));
     LXM_TRY_VOID(apply_root_quota(name, made.expanded_devices));
+    // The image's file templates (hostname, hosts, network config) into the new root.
+    LXM_TRY_VOID(base::wrap(init_templates(name, copy ? "copy" : "create", image ? image->fingerprint : "", copy_from),
+                            "file templates"));
 
     // Commit point: the row loses its marker.
     LXM_TRY_VOID(state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
@@ -609,6 +616,8 @@ Result<void> Instances::rename(const std::string& name, const std::string& new_n
             LXM_WARN("rename {} to {}: {}", dir, to, std::strerror(errno));
     }
     if (auto r = write_backup(new_name); !r) LXM_WARN("instance {}: {}", new_name, r.error().message());
+    if (auto r = apply_instance_templates(new_name, "rename"); !r)
+        LXM_WARN("instance {}: file templates at rename: {}", new_name, r.error().message());
     emit("instance-renamed", new_name, json{{"old_name", name}});
     return {};
 }
@@ -662,6 +671,7 @@ Result<void> Instances::start_locked(const std::string& name) {
     if (ms.value("status", "") == "Error")
         return http_error(400, "The instance's monitor does not answer: " + ms.value("error", std::string()));
     const ConfigMap& cfg = l.expanded_config;
+    LXM_TRY_VOID(base::wrap(apply_instance_templates(name, "start"), "file templates"));
 
     runtime::Spec spec;
     spec.name = name;

@@ -58,6 +58,7 @@ struct InstanceRoot {
 };
 
 class Networks;
+struct TemplateSet;
 
 class Instances {
 public:
@@ -198,17 +199,16 @@ private:
     base::Result<void> write_backup(const std::string& name);
     std::string backup_path(const std::string& name) const;
     base::Result<InstanceRoot> open_root(const Loaded& inst);
-    base::Result<void> start_locked(const std::string& name);
-    base::Result<void> stop_locked(const std::string& name, int timeout_s, bool force);
-    base::Result<void> delete_locked(const store::InstanceRecord& rec);
-    base::Result<void> delete_snapshot_locked(const std::string& name, const std::string& snap);
-    // Finish or undo snapshots left half-made or half-deleted by a killed daemon.
-    void reconcile_snapshots(const std::string& name);
-    base::Result<void> create_copy(const apitypes::InstancesPost& req, const Progress& progress);
-    apitypes::InstanceSnapshot snapshot_to_api(const Loaded& inst, const store::SnapshotRecord& s) const;
-    base::Result<void> write_backup(const std::string& name);
-    std::string backup_path(const std::string& name) const;
-    base::Result<InstanceRoot> open_root(const Loaded& inst);
+    // ---- file templates of the image (lxm/core/instance_templates.cpp) ----
+    // At create/copy: keep the image's (or the copy source's) templates in the new
+    // instance's dir and apply those for trigger ("create" / "copy").
+    base::Result<void> init_templates(const std::string& name, const std::string& trigger,
+                                      const std::string& image_fp, const std::string& copy_from);
+    // Apply the kept templates for trigger ("start", "rename"); cheap when none has it.
+    // The first start applies the create/copy trigger again first (volatile.apply_template).
+    base::Result<void> apply_instance_templates(const std::string& name, const std::string& trigger);
+    base::Result<void> write_templates(const Loaded& l, const TemplateSet& set, const std::string& trigger);
+    base::Result<void> set_pending_trigger(const std::string& project, const std::string& name, const std::string& trigger);
     apitypes::Instance to_api(const Loaded& inst, const nlohmann::json& monitor_state) const;
     void emit(const std::string& action, const std::string& name, const nlohmann::json& ctx = nullptr) const;
 

@@ -95,7 +95,7 @@ TEST(X509, LoadOrCreateKeepsThePairAndItsModes) {
 }
 
 TEST(Base64, RoundTripsAndRejectsJunk) {
-    for (std::string s : {"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+    for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
         auto e = base::base64_encode(s);
         EXPECT_EQ(e.size() % 4, 0u);
         auto d = base::base64_decode(e);
