@@ -57,11 +57,12 @@ Result<void> clean_temp(const std::string& pool, const Remover& remove) {
     ::closedir(d);
     for (const auto& n : names) {
         // A copy helper of a killed daemon dies with it (pdeathsig) but may still be
-        // finishing its last write: a directory that refills is tried again shortly.
+        // finishing its last write: a directory that refills is tried again, for up to
+        // 5 s (1 s was seen to be too short on a loaded machine).
         for (int attempt = 0;; ++attempt) {
             auto r = remove ? remove(tmp + "/" + n) : base::remove_tree(tmp + "/" + n);
             if (r) break;
-            if (attempt >= 20 || r.error().code != std::errc::directory_not_empty) return r;
+            if (attempt >= 100 || r.error().code != std::errc::directory_not_empty) return r;
             ::usleep(50 * 1000);
         }
     }

@@ -279,6 +279,8 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
 
         Response resp;
         const Route* route = nullptr;
+        bool to_file = false;  // the body goes into a file (Route::body_to_dir)
+        size_t limit = 0;      // the body limit that applies to this request
         bool body_complete = parser.is_done();
         auto m = hub->router.match(req.method, raw_path);
         if (!m) {
@@ -290,14 +292,16 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
             req.path = std::move(m->canonical_path);
             req.params = std::move(m->params);
             req.alias_prefix = std::move(m->alias_prefix);
-            parser.body_limit(route->body_limit);
+            to_file = !route->body_to_dir.empty() && !req.header("content-type").starts_with("application/json");
+            limit = !route->body_to_dir.empty() && !to_file && route->json_body_limit ? route->json_body_limit
+                                                                                       : route->body_limit;
+            parser.body_limit(limit);
             // Beast checks Content-Length against the limit while parsing the header, which
             // was read under the default limit; check the declared length here.
-            if (parser.content_length() && *parser.content_length() > route->body_limit) {
-                resp = Response::error(413, "request body too large (limit " + std::to_string(route->body_limit) +
-                                                " bytes)");
+            if (parser.content_length() && *parser.content_length() > limit) {
+                resp = Response::error(413, "request body too large (limit " + std::to_string(limit) + " bytes)");
                 route = nullptr;
-            } else if (!route->body_to_dir.empty()) {
+            } else if (to_file) {
                 // Streamed into a file, chunk by chunk (uploads of images may be gigabytes).
                 std::string tmpl = route->body_to_dir + "/.tmp-upload-XXXXXX";
                 std::vector<char> name(tmpl.begin(), tmpl.end());
@@ -311,7 +315,7 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
                     base::UniqueFd out(fd);
                     req.body_file = name.data();
                     http::request_parser<http::buffer_body> bp{std::move(parser)};
-                    bp.body_limit(route->body_limit);
+                    bp.body_limit(limit);
                     std::vector<char> chunk(1 << 20);
                     bool failed = false;
                     while (!bp.is_done()) {
@@ -324,7 +328,7 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
                         if (bec == http::error::need_buffer) bec = {};
                         if (bec == http::error::body_limit) {
                             resp = Response::error(413, "request body too large (limit " +
-                                                            std::to_string(route->body_limit) + " bytes)");
+                                                            std::to_string(limit) + " bytes)");
                             failed = true;
                             break;
                         }
@@ -354,16 +358,15 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
                 auto [bec, bn] = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
                 (void)bn;
                 if (bec == http::error::body_limit) {
-                    resp = Response::error(413, "request body too large (limit " + std::to_string(route->body_limit) +
-                                                    " bytes)");
+                    resp = Response::error(413, "request body too large (limit " + std::to_string(limit) + " bytes)");
                     route = nullptr;
                 } else if (bec) {
                     break;
                 }
             }
-            if (route && route->body_to_dir.empty()) body_complete = parser.is_done();
+            if (route && !to_file) body_complete = parser.is_done();
             if (route) {
-                if (route->body_to_dir.empty()) req.body = std::move(parser.get().body());
+                if (!to_file) req.body = std::move(parser.get().body());
                 if (auto f = req.query.find("filter"); f != req.query.end() && !f->second.empty()) {
                     auto pf = parse_filter(f->second);
                     if (!pf) {

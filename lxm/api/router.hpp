@@ -53,6 +53,10 @@ struct Route {
     // memory; Request::body_file names it, Request::body stays empty). The file is removed
     // after the handler returns unless the handler renamed it away.
     std::string body_to_dir{};
+    // With body_to_dir: a body sent as application/json is not a file upload; it is read into
+    // memory under this limit instead (0: body_limit), so an oversized JSON body still gets
+    // its 413 from the Content-Length before anything is read.
+    size_t json_body_limit = 0;
 };
 
 class Router {

@@ -165,6 +165,7 @@ void register_backup_routes(Api& api, core::Backups& backups, core::DaemonState&
     wrapped.blocking = true;
     wrapped.body_limit = kImportLimit;
     wrapped.body_to_dir = state.pool().path() + "/tmp";
+    wrapped.json_body_limit = orig.body_limit;
     wrapped.handler = [&api, &backups, orig](const Request& req) -> Result<Response> {
         std::string ct = req.header("content-type");
         if (!ct.starts_with("application/octet-stream")) {

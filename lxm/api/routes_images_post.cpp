@@ -235,11 +235,11 @@ void register_image_post_routes(Api& api, DaemonRoutes& dr) {
     r.blocking = true;
     r.body_limit = kImageUploadLimit;
     r.body_to_dir = dr.images.store_dir();
+    r.json_body_limit = kJsonBodyLimit;  // publish/build requests arrive in memory
     r.handler = [&api, &dr](const Request& req) -> Result<Response> {
         std::string ctype = req.header("content-type");
         if (!ctype.starts_with("application/json")) return upload(api, dr, req);
-        LXM_TRY(std::string text, base::read_file(req.body_file, kJsonBodyLimit));
-        json body = json::parse(text, nullptr, false);
+        json body = json::parse(req.body, nullptr, false);
         if (body.is_discarded() || !body.is_object()) return http_error(400, "failed to parse request body");
         json source = body.value("source", json::object());
         if (!source.is_object()) return http_error(400, "source must be an object");
