@@ -185,23 +185,6 @@ TEST_F(Snapshots, CopyFromInstanceAndSnapshotBoots) {
     }
 }
 
-struct CmdResult {
-    int code = -1;
-    std::string out;
-};
-
-CmdResult sh(const std::string& cmd) {
-    CmdResult r;
-    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-    if (!p) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    int st = ::pclose(p);
-    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
-}
-
 TEST_F(Snapshots, LxcClientSnapshotRestoreCopy) {
     if (sh("command -v lxc").code != 0) GTEST_SKIP() << "lxc (package lxd-client) is not installed";
     TempDir home("home");

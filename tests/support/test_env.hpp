@@ -6,8 +6,19 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 namespace lxm::test {
+
+// Run a shell command line with stderr folded into stdout.
+struct CmdResult {
+    int code = -1;  // exit status, -1 when it did not exit normally
+    std::string out;
+};
+CmdResult sh(const std::string& cmd);
+
+// Names in a directory (no . and ..), sorted; empty when it cannot be read.
+std::vector<std::string> entries(const std::string& dir);
 
 // Directory with bin/lxm, bin/lxmd, bin/lxm-monitor, bin/lxm-probe.
 std::string build_dir();
