@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lxm/base/unique_fd.hpp"
+#include "store/archive_write.hpp"
 
 namespace lxm::store {
 
@@ -19,29 +20,9 @@ using base::Result;
 
 namespace {
 
-struct WriteDeleter {
-    void operator()(struct archive* a) const { archive_write_free(a); }
-};
-struct ReadDeleter {
-    void operator()(struct archive* a) const { archive_read_free(a); }
-};
-struct EntryDeleter {
-    void operator()(struct archive_entry* e) const { archive_entry_free(e); }
-};
-struct ResolverDeleter {
-    void operator()(struct archive_entry_linkresolver* r) const { archive_entry_linkresolver_free(r); }
-};
-using Writer = std::unique_ptr<struct archive, WriteDeleter>;
-using Reader = std::unique_ptr<struct archive, ReadDeleter>;
-using Entry = std::unique_ptr<struct archive_entry, EntryDeleter>;
-
-base::Unexpected failure(struct archive* a, const std::string& what) {
-    const char* msg = archive_error_string(a);
-    int err = archive_errno(a);
-    std::string ctx = what + ": " + (msg ? msg : "unknown libarchive error");
-    if (err > 0) return base::errno_error(ctx, err);
-    return base::make_error(std::errc::io_error, ctx);
-}
+using Writer = ArchiveWrite;
+using Reader = ArchiveRead;
+base::Unexpected failure(struct archive* a, const std::string& what) { return archive_failure(a, what); }
 
 // A tarball written to a temp file beside the target and renamed over it on commit().
 class TarOut {
@@ -82,26 +63,9 @@ public:
     struct archive* get() { return a_.get(); }
 
     Result<void> add_file(const std::string& name, const std::string& data, mode_t mode) {
-        Entry e(archive_entry_new());
-        archive_entry_set_pathname(e.get(), name.c_str());
-        archive_entry_set_filetype(e.get(), AE_IFREG);
-        archive_entry_set_perm(e.get(), mode);
-        archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
-        archive_entry_set_mtime(e.get(), ::time(nullptr), 0);
-        if (archive_write_header(a_.get(), e.get()) != ARCHIVE_OK) return failure(a_.get(), "write " + name);
-        if (archive_write_data(a_.get(), data.data(), data.size()) != static_cast<la_ssize_t>(data.size()))
-            return failure(a_.get(), "write " + name);
-        return {};
+        return tar_add_file(a_.get(), name, data, mode);
     }
-    Result<void> add_dir(const std::string& name, mode_t mode) {
-        Entry e(archive_entry_new());
-        archive_entry_set_pathname(e.get(), name.c_str());
-        archive_entry_set_filetype(e.get(), AE_IFDIR);
-        archive_entry_set_perm(e.get(), mode);
-        archive_entry_set_mtime(e.get(), ::time(nullptr), 0);
-        if (archive_write_header(a_.get(), e.get()) != ARCHIVE_OK) return failure(a_.get(), "write " + name);
-        return {};
-    }
+    Result<void> add_dir(const std::string& name, mode_t mode) { return tar_add_dir(a_.get(), name, mode); }
 
     Result<void> commit() {
         if (archive_write_close(a_.get()) != ARCHIVE_OK) return failure(a_.get(), "finish " + tmp_);
@@ -160,54 +124,7 @@ Result<void> build_image_from_rootfs(const std::string& rootfs_dir, const ImageM
     LXM_TRY(TarOut out, TarOut::create(out_path, opts.compression));
     LXM_TRY_VOID(write_metadata(out, meta, opts));
 
-    Reader disk(archive_read_disk_new());
-    archive_read_disk_set_symlink_physical(disk.get());
-    archive_read_disk_set_behavior(disk.get(), ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS | ARCHIVE_READDISK_NO_FFLAGS |
-                                                   ARCHIVE_READDISK_NO_SPARSE);
-    if (archive_read_disk_open(disk.get(), rootfs_dir.c_str()) != ARCHIVE_OK) return failure(disk.get(), "open " + rootfs_dir);
-    std::unique_ptr<struct archive_entry_linkresolver, ResolverDeleter> resolver(archive_entry_linkresolver_new());
-    archive_entry_linkresolver_set_strategy(resolver.get(), archive_format(out.get()));
-
-    std::string base = rootfs_dir;
-    while (base.size() > 1 && base.back() == '/') base.pop_back();
-    for (;;) {
-        Entry owned(archive_entry_new());
-        int r = archive_read_next_header2(disk.get(), owned.get());
-        if (r == ARCHIVE_EOF) break;
-        if (r < ARCHIVE_WARN) return failure(disk.get(), "walk " + rootfs_dir);
-        archive_read_disk_descend(disk.get());
-        std::string path = archive_entry_pathname(owned.get());
-        if (path.compare(0, base.size(), base) != 0)
-            return base::make_error(std::errc::invalid_argument, "unexpected path " + path + " outside " + base);
-        std::string rel = path.substr(base.size());
-        while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
-        std::string name = rel.empty() ? "rootfs" : "rootfs/" + rel;
-        archive_entry_set_pathname(owned.get(), name.c_str());
-        // Numeric owners only (LXD unpacks with --numeric-owner).
-        archive_entry_set_uname(owned.get(), nullptr);
-        archive_entry_set_gname(owned.get(), nullptr);
-        if (opts.shift_size) {
-            auto shift = [&](la_int64_t id) {
-                return id >= opts.shift_base && id - opts.shift_base < opts.shift_size ? id - opts.shift_base : id;
-            };
-            archive_entry_set_uid(owned.get(), shift(archive_entry_uid(owned.get())));
-            archive_entry_set_gid(owned.get(), shift(archive_entry_gid(owned.get())));
-        }
-        if (archive_entry_filetype(owned.get()) == AE_IFSOCK) continue;  // tar cannot hold sockets
-
-        struct archive_entry* e = owned.get();
-        struct archive_entry* spare = nullptr;
-        archive_entry_linkify(resolver.get(), &e, &spare);
-        if (!e) continue;
-        // For tar the resolver hands back the same entry (turned into a hard link
-        // for a second name of an inode); it never defers entries.
-        int w = archive_write_header(out.get(), e);
-        if (w == ARCHIVE_FAILED) continue;  // e.g. a file type the format cannot hold
-        if (w < ARCHIVE_WARN) return failure(out.get(), "write " + name);
-        if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0)
-            LXM_TRY_VOID(copy_data(disk.get(), out.get(), name));
-        if (spare) archive_entry_free(spare);
-    }
+    LXM_TRY_VOID(tar_add_tree(out.get(), rootfs_dir, "rootfs", opts.shift_base, opts.shift_size));
     return out.commit();
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "lxm/base/file.hpp"
+#include "store/archive_write.hpp"
 
 namespace lxm::core {
 
@@ -21,23 +22,7 @@ using base::Result;
 
 namespace {
 
-struct ReadDeleter {
-    void operator()(struct archive* a) const { archive_read_free(a); }
-};
-struct EntryDeleter {
-    void operator()(struct archive_entry* e) const { archive_entry_free(e); }
-};
-struct ResolverDeleter {
-    void operator()(struct archive_entry_linkresolver* r) const { archive_entry_linkresolver_free(r); }
-};
-
-base::Unexpected failure(struct archive* a, const std::string& what) {
-    const char* msg = archive_error_string(a);
-    int err = archive_errno(a);
-    std::string ctx = what + ": " + (msg ? msg : "unknown libarchive error");
-    if (err > 0) return base::errno_error(ctx, err);
-    return base::make_error(std::errc::io_error, ctx);
-}
+base::Unexpected failure(struct archive* a, const std::string& what) { return store::archive_failure(a, what); }
 
 }  // namespace
 
@@ -114,85 +99,17 @@ TarStream::~TarStream() {
 }
 
 Result<void> TarStream::add_file(const std::string& name, const std::string& data, mode_t mode) {
-    std::unique_ptr<struct archive_entry, EntryDeleter> e(archive_entry_new());
-    archive_entry_set_pathname(e.get(), name.c_str());
-    archive_entry_set_filetype(e.get(), AE_IFREG);
-    archive_entry_set_perm(e.get(), mode);
-    archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
-    archive_entry_set_mtime(e.get(), ::time(nullptr), 0);
-    if (archive_write_header(a_, e.get()) != ARCHIVE_OK) return failure(a_, "write " + name);
-    if (archive_write_data(a_, data.data(), data.size()) != static_cast<la_ssize_t>(data.size()))
-        return failure(a_, "write " + name);
+    LXM_TRY_VOID(store::tar_add_file(a_, name, data, mode));
     bytes_ += data.size();
     return {};
 }
 
-Result<void> TarStream::add_dir(const std::string& name, mode_t mode) {
-    std::unique_ptr<struct archive_entry, EntryDeleter> e(archive_entry_new());
-    archive_entry_set_pathname(e.get(), name.c_str());
-    archive_entry_set_filetype(e.get(), AE_IFDIR);
-    archive_entry_set_perm(e.get(), mode);
-    archive_entry_set_mtime(e.get(), ::time(nullptr), 0);
-    if (archive_write_header(a_, e.get()) != ARCHIVE_OK) return failure(a_, "write " + name);
-    return {};
-}
+Result<void> TarStream::add_dir(const std::string& name, mode_t mode) { return store::tar_add_dir(a_, name, mode); }
 
 Result<void> TarStream::add_tree(const std::string& dir, const std::string& prefix, uint32_t shift_base,
                                  uint32_t shift_size) {
-    std::unique_ptr<struct archive, ReadDeleter> disk(archive_read_disk_new());
-    archive_read_disk_set_symlink_physical(disk.get());
-    archive_read_disk_set_behavior(disk.get(), ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS | ARCHIVE_READDISK_NO_FFLAGS |
-                                                   ARCHIVE_READDISK_NO_SPARSE);
-    std::string base = dir;
-    while (base.size() > 1 && base.back() == '/') base.pop_back();
-    // "/." makes the walk enter the directory even when dir is a symlink (/proc/self/fd/N of a mount).
-    if (!base.ends_with("/.")) base += "/.";
-    if (archive_read_disk_open(disk.get(), base.c_str()) != ARCHIVE_OK) return failure(disk.get(), "open " + base);
-    std::unique_ptr<struct archive_entry_linkresolver, ResolverDeleter> resolver(archive_entry_linkresolver_new());
-    archive_entry_linkresolver_set_strategy(resolver.get(), archive_format(a_));
-    auto shift = [&](la_int64_t id) -> la_int64_t {
-        return shift_size && id >= shift_base && id - shift_base < shift_size ? id - shift_base : id;
-    };
-    std::vector<char> buf(256 * 1024);
-    for (;;) {
-        std::unique_ptr<struct archive_entry, EntryDeleter> owned(archive_entry_new());
-        int r = archive_read_next_header2(disk.get(), owned.get());
-        if (r == ARCHIVE_EOF) break;
-        if (r < ARCHIVE_WARN) return failure(disk.get(), "walk " + base);
-        archive_read_disk_descend(disk.get());
-        std::string path = archive_entry_pathname(owned.get());
-        if (path.compare(0, base.size(), base) != 0)
-            return base::make_error(std::errc::invalid_argument, "unexpected path " + path + " outside " + base);
-        std::string rel = path.substr(base.size());
-        while (!rel.empty() && rel.front() == '/') rel.erase(0, 1);
-        if (rel == ".") rel.clear();
-        if (rel.starts_with("./")) rel.erase(0, 2);
-        std::string name = rel.empty() ? prefix : prefix + "/" + rel;
-        archive_entry_set_pathname(owned.get(), name.c_str());
-        archive_entry_set_uname(owned.get(), nullptr);
-        archive_entry_set_gname(owned.get(), nullptr);
-        archive_entry_set_uid(owned.get(), shift(archive_entry_uid(owned.get())));
-        archive_entry_set_gid(owned.get(), shift(archive_entry_gid(owned.get())));
-        if (archive_entry_filetype(owned.get()) == AE_IFSOCK) continue;  // tar cannot hold sockets
-
-        struct archive_entry* e = owned.get();
-        struct archive_entry* spare = nullptr;
-        archive_entry_linkify(resolver.get(), &e, &spare);
-        if (!e) continue;
-        int w = archive_write_header(a_, e);
-        if (spare) archive_entry_free(spare);
-        if (w == ARCHIVE_FAILED) continue;
-        if (w < ARCHIVE_WARN) return failure(a_, "write " + name);
-        if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0 && !archive_entry_hardlink(e)) {
-            for (;;) {
-                la_ssize_t n = archive_read_data(disk.get(), buf.data(), buf.size());
-                if (n < 0) return failure(disk.get(), "read " + name);
-                if (n == 0) break;
-                if (archive_write_data(a_, buf.data(), static_cast<size_t>(n)) != n) return failure(a_, "write " + name);
-                bytes_ += static_cast<uint64_t>(n);
-            }
-        }
-    }
+    LXM_TRY(uint64_t n, store::tar_add_tree(a_, dir, prefix, shift_base, shift_size));
+    bytes_ += n;
     return {};
 }
 
