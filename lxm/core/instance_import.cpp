@@ -39,8 +39,6 @@ namespace {
 
 constexpr const char* kProject = "default";
 
-bool is_not_found(const base::Error& e) { return e.code == std::errc::no_such_file_or_directory; }
-
 int64_t now_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -139,35 +137,9 @@ Result<void> Instances::create_from_trees(TreeImport spec, const Progress& progr
     rec.config[std::string(kCreatingKey)] = "true";
 
     base::Reverter rev;
-    bool privileged = false;
-    LXM_TRY(int64_t id_base, state_.store().write([&](store::Transaction& tx) -> Result<int64_t> {
-        auto id = store::instance_id(tx, kProject, name);
-        if (id) return http_error(409, "Instance \"" + name + "\" already exists");
-        if (!is_not_found(id.error())) return std::unexpected(id.error());
-        std::vector<store::ProfileRecord> profiles;
-        for (const auto& p : rec.profiles) {
-            auto pr = store::get_profile(tx, kProject, p);
-            if (!pr && is_not_found(pr.error()))
-                return http_error(400, "Profile \"" + p.substr(0, 64) + "\" not found (the instance uses it)");
-            if (!pr) return std::unexpected(pr.error());
-            profiles.push_back(std::move(*pr));
-        }
-        std::vector<const ConfigMap*> layers;
-        for (const auto& p : profiles) layers.push_back(&p.config);
-        layers.push_back(&rec.config);
-        auto expanded = expand_config(layers);
-        privileged = expanded.count("security.privileged") && expanded.at("security.privileged") == "true";
-        LXM_TRY(store::ConfigMap server, store::get_server_config(tx));
-        LXM_TRY(IdPool ids, id_pool_from_config(server));
-        auto b = store::allocate_idmap_base(tx, ids.base, ids.size, ids.limit());
-        if (!b && b.error().code == std::errc::no_space_on_device)
-            return base::make_error(std::errc::no_space_on_device, "No free host id range for the instance");
-        if (!b) return std::unexpected(b.error());
-        rec.idmap_base = *b;
-        rec.idmap_size = ids.size;
-        LXM_TRY_VOID(store::create_instance(tx, rec));
-        return *b;
-    }));
+    LXM_TRY(NewRow row, insert_new_row(rec));
+    const int64_t id_base = row.id_base;
+    const bool privileged = row.privileged;
     rev.add([this, name] {
         (void)state_.store().transaction(
             [&](store::Transaction& tx) { return store::delete_instance(tx, kProject, name); });

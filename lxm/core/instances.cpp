@@ -384,6 +384,42 @@ Result<void> Instances::check_create(const apitypes::InstancesPost& req) {
     });
 }
 
+Result<Instances::NewRow> Instances::insert_new_row(store::InstanceRecord& rec) {
+    const std::string name = rec.name;
+    bool privileged = false;
+    LXM_TRY(int64_t id_base, state_.store().write([&](store::Transaction& tx) -> Result<int64_t> {
+        auto id = store::instance_id(tx, kProject, name);
+        if (id) return http_error(409, "Instance \"" + name + "\" already exists");
+        if (!is_not_found(id.error())) return std::unexpected(id.error());
+        std::vector<const ConfigMap*> layers;
+        std::vector<store::ProfileRecord> profiles;
+        for (const auto& p : rec.profiles) {
+            auto pr = store::get_profile(tx, kProject, p);
+            if (!pr && is_not_found(pr.error())) return http_error(400, "Profile \"" + p.substr(0, 64) + "\" not found");
+            if (!pr) return std::unexpected(pr.error());
+            profiles.push_back(std::move(*pr));
+        }
+        for (const auto& p : profiles) layers.push_back(&p.config);
+        layers.push_back(&rec.config);
+        privileged = privileged_of(expand_config(layers));
+        LXM_TRY(store::ConfigMap server, store::get_server_config(tx));
+        LXM_TRY(IdPool pool, id_pool_from_config(server));
+        auto b = store::allocate_idmap_base(tx, pool.base, pool.size, pool.limit());
+        if (!b && b.error().code == std::errc::no_space_on_device)
+            return base::make_error(std::errc::no_space_on_device,
+                                    "No free host id range: all " + std::to_string(pool.ranges) + " ranges of " +
+                                        std::to_string(pool.size) + " ids from " + std::to_string(pool.base) +
+                                        " are in use (server config " + std::string(kIdmapBaseKey) + ", " +
+                                        std::string(kIdmapRangesKey) + ")");
+        if (!b) return std::unexpected(b.error());
+        rec.idmap_base = *b;
+        rec.idmap_size = pool.size;
+        LXM_TRY_VOID(store::create_instance(tx, rec));
+        return *b;
+    }));
+    return NewRow{id_base, privileged};
+}
+
 Result<void> Instances::create(const apitypes::InstancesPost& req, const Progress& progress) {
     LXM_TRY_VOID(check_create(req));
     const std::string& name = req.name;
@@ -452,37 +488,9 @@ Result<void> Instances::create(const apitypes::InstancesPost& req, const Progres
     rec.config[std::string(kCreatingKey)] = "true";
 
     base::Reverter rev;
-    bool privileged = false;
-    LXM_TRY(int64_t id_base, state_.store().write([&](store::Transaction& tx) -> Result<int64_t> {
-        auto id = store::instance_id(tx, kProject, name);
-        if (id) return http_error(409, "Instance \"" + name + "\" already exists");
-        if (!is_not_found(id.error())) return std::unexpected(id.error());
-        std::vector<const ConfigMap*> layers;
-        std::vector<store::ProfileRecord> profiles;
-        for (const auto& p : rec.profiles) {
-            auto pr = store::get_profile(tx, kProject, p);
-            if (!pr && is_not_found(pr.error())) return http_error(400, "Profile \"" + p + "\" not found");
-            if (!pr) return std::unexpected(pr.error());
-            profiles.push_back(std::move(*pr));
-        }
-        for (const auto& p : profiles) layers.push_back(&p.config);
-        layers.push_back(&rec.config);
-        privileged = privileged_of(expand_config(layers));
-        LXM_TRY(store::ConfigMap server, store::get_server_config(tx));
-        LXM_TRY(IdPool pool, id_pool_from_config(server));
-        auto b = store::allocate_idmap_base(tx, pool.base, pool.size, pool.limit());
-        if (!b && b.error().code == std::errc::no_space_on_device)
-            return base::make_error(std::errc::no_space_on_device,
-                                    "No free host id range: all " + std::to_string(pool.ranges) + " ranges of " +
-                                        std::to_string(pool.size) + " ids from " + std::to_string(pool.base) +
-                                        " are in use (server config " + std::string(kIdmapBaseKey) + ", " +
-                                        std::string(kIdmapRangesKey) + ")");
-        if (!b) return std::unexpected(b.error());
-        rec.idmap_base = *b;
-        rec.idmap_size = pool.size;
-        LXM_TRY_VOID(store::create_instance(tx, rec));
-        return *b;
-    }));
+    LXM_TRY(NewRow row, insert_new_row(rec));
+    const int64_t id_base = row.id_base;
+    const bool privileged = row.privileged;
     rev.add([this, name] {
         (void)state_.store().transaction(
             [&](store::Transaction& tx) { return store::delete_instance(tx, kProject, name); });

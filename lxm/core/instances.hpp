@@ -165,6 +165,13 @@ public:
 
 private:
     base::Result<Loaded> load(const std::string& name);
+    // Insert the row of a new instance (rec, marked creating by the caller): 409 when the
+    // name is taken, 400 for an unknown profile; allocates its host id range into rec.
+    struct NewRow {
+        int64_t id_base = 0;
+        bool privileged = false;  // of the expanded config
+    };
+    base::Result<NewRow> insert_new_row(store::InstanceRecord& rec);
     base::Result<std::optional<runtime::MonitorClient>> monitor(const std::string& name);
     base::Result<nlohmann::json> monitor_state(const std::string& name);
     // The monitor states of many instances (same order): only those with a monitor
