@@ -284,21 +284,10 @@ base::Result<Client> Client::connect_tls(const TlsConfig& cfg) {
 const std::string& Client::server_certificate() const { return impl_->server_pem; }
 bool Client::is_tls() const { return impl_->ep.unix_path.empty(); }
 
-base::Result<Response> Client::query(std::string_view method, std::string_view path, const json& body,
-                                     const std::map<std::string, std::string>& headers) {
-    http::request<http::string_body> req{http::string_to_verb(method), std::string(path), 11};
-    req.set(http::field::host, "lxd");
-    req.set(http::field::user_agent, "lxm");
-    for (auto& [k, v] : headers) req.set(k, v);
-    if (!body.is_null()) {
-        req.set(http::field::content_type, "application/json");
-        req.body() = body.dump();
-    }
-    req.keep_alive(true);
-    req.prepare_payload();
-    LXM_TRY(auto res, impl_->roundtrip(req));
+namespace {
 
-    std::string ctx = std::string(method) + " " + std::string(path);
+// An envelope answer (string body) as query() and upload() return it.
+base::Result<Response> parse_answer(const http::response<http::string_body>& res, const std::string& ctx) {
     json j = json::parse(res.body(), nullptr, false);
     if (j.is_discarded() || !j.is_object())
         return apitypes::http_error(static_cast<int>(res.result_int()),
@@ -322,6 +311,24 @@ base::Result<Response> Client::query(std::string_view method, std::string_view p
     }
     if (auto it = res.find(http::field::location); it != res.end()) out.location = std::string(it->value());
     return out;
+}
+
+}  // namespace
+
+base::Result<Response> Client::query(std::string_view method, std::string_view path, const json& body,
+                                     const std::map<std::string, std::string>& headers) {
+    http::request<http::string_body> req{http::string_to_verb(method), std::string(path), 11};
+    req.set(http::field::host, "lxd");
+    req.set(http::field::user_agent, "lxm");
+    for (auto& [k, v] : headers) req.set(k, v);
+    if (!body.is_null()) {
+        req.set(http::field::content_type, "application/json");
+        req.body() = body.dump();
+    }
+    req.keep_alive(true);
+    req.prepare_payload();
+    LXM_TRY(auto res, impl_->roundtrip(req));
+    return parse_answer(res, std::string(method) + " " + std::string(path));
 }
 
 base::Result<Client::RawResponse> Client::raw(std::string_view method, std::string_view path, std::string body,
@@ -356,32 +363,6 @@ base::Result<Client::RawResponse> Client::raw(std::string_view method, std::stri
     out.body = std::move(res.body());
     return out;
 }
-
-namespace {
-
-// An envelope answer (string body) as query() returns it.
-base::Result<Response> parse_answer(const http::response<http::string_body>& res, const std::string& ctx) {
-    json j = json::parse(res.body(), nullptr, false);
-    if (j.is_discarded() || !j.is_object())
-        return apitypes::http_error(static_cast<int>(res.result_int()),
-                                    ctx + ": unexpected response (HTTP " + std::to_string(res.result_int()) + ")");
-    auto env = apitypes::parse_as<apitypes::Envelope>(j);
-    if (!env) return std::unexpected(base::wrap(env.error(), ctx));
-    if (env->type == "error") {
-        int status = env->error_code ? env->error_code : static_cast<int>(res.result_int());
-        return apitypes::http_error(status, env->error);
-    }
-    Response out;
-    out.http_status = static_cast<int>(res.result_int());
-    out.type = env->type;
-    out.status_code = env->status_code;
-    out.operation = env->operation;
-    out.metadata = std::move(env->metadata);
-    if (auto it = res.find(http::field::location); it != res.end()) out.location = std::string(it->value());
-    return out;
-}
-
-}  // namespace
 
 base::Result<Response> Client::upload(std::string_view method, std::string_view path, const std::vector<BodyPart>& parts,
                                       const std::map<std::string, std::string>& headers) {
