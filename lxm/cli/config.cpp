@@ -180,22 +180,13 @@ void add_profile(CLI::App& app, Context& ctx, Action& chosen) {
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             LXM_TRY(auto* c, ctx.client());
             LXM_TRY(auto list, c->get("/1.0/profiles?recursion=1"));
-            if (o->format == "json") {
-                print(ctx.out, list.dump() + "\n");
-                return 0;
-            }
-            if (o->format == "yaml") {
-                print(ctx.out, to_yaml(list));
-                return 0;
-            }
             std::vector<Row> rows;
             for (auto& p : list) {
                 auto used = p.value("used_by", json::array());
                 rows.push_back({p.value("name", ""), p.value("description", ""),
                                 std::to_string(used.is_array() ? used.size() : 0)});
             }
-            std::sort(rows.begin(), rows.end());
-            print(ctx.out, o->format == "csv" ? render_csv(rows) : render_table({"NAME", "DESCRIPTION", "USED BY"}, rows));
+            print(ctx.out, render_listing(list, o->format, {"NAME", "DESCRIPTION", "USED BY"}, std::move(rows)));
             return 0;
         });
     }

@@ -349,4 +349,11 @@ std::string format_size(int64_t bytes) {
 
 std::string format_cpu_seconds(int64_t ns) { return std::to_string(ns / 1000000000) + "s"; }
 
+std::string render_listing(const json& raw, const std::string& format, const Row& header, std::vector<Row> rows) {
+    if (format == "json") return raw.dump() + "\n";
+    if (format == "yaml") return to_yaml(raw);
+    std::sort(rows.begin(), rows.end());
+    return format == "csv" ? render_csv(rows) : render_table(header, rows);
+}
+
 }  // namespace lxm::cli

@@ -27,6 +27,10 @@ std::string render_csv(const std::vector<Row>& rows);
 // only when plain style would read back as something else.
 std::string to_yaml(const json& v);
 
+// What a `list` command prints for format: json/yaml render raw (the API's answer),
+// csv/table the rows (sorted) under header.
+std::string render_listing(const json& raw, const std::string& format, const Row& header, std::vector<Row> rows);
+
 // "key=value" → {key, value}; the value may be empty and may contain '='.
 base::Result<std::pair<std::string, std::string>> parse_key_value(std::string_view arg);
 

@@ -76,14 +76,6 @@ void add_list_show(CLI::App* network, Context& ctx, Action& chosen) {
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             LXM_TRY(auto* c, ctx.client());
             LXM_TRY(auto list, c->get("/1.0/networks?recursion=1"));
-            if (o->format == "json") {
-                print(ctx.out, list.dump() + "\n");
-                return 0;
-            }
-            if (o->format == "yaml") {
-                print(ctx.out, to_yaml(list));
-                return 0;
-            }
             std::vector<Row> rows;
             for (auto& n : list) {
                 json cfg = n.value("config", json::object());
@@ -92,11 +84,9 @@ void add_list_show(CLI::App* network, Context& ctx, Action& chosen) {
                                 str(cfg, "ipv4.address"), str(cfg, "ipv6.address"), str(n, "description"),
                                 std::to_string(used.is_array() ? used.size() : 0), str(n, "status")});
             }
-            std::sort(rows.begin(), rows.end());
-            print(ctx.out, o->format == "csv" ? render_csv(rows)
-                                              : render_table({"NAME", "TYPE", "MANAGED", "IPV4", "IPV6", "DESCRIPTION",
-                                                              "USED BY", "STATE"},
-                                                             rows));
+            print(ctx.out, render_listing(list, o->format,
+                                          {"NAME", "TYPE", "MANAGED", "IPV4", "IPV6", "DESCRIPTION", "USED BY", "STATE"},
+                                          std::move(rows)));
             return 0;
         });
     }
@@ -163,20 +153,10 @@ void add_list_show(CLI::App* network, Context& ctx, Action& chosen) {
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             LXM_TRY(auto* c, ctx.client());
             LXM_TRY(auto list, c->get(network_url(o->name) + "/leases"));
-            if (o->format == "json") {
-                print(ctx.out, list.dump() + "\n");
-                return 0;
-            }
-            if (o->format == "yaml") {
-                print(ctx.out, to_yaml(list));
-                return 0;
-            }
             std::vector<Row> rows;
             for (auto& l : list)
                 rows.push_back({str(l, "hostname"), str(l, "hw_address"), str(l, "address"), str(l, "type")});
-            std::sort(rows.begin(), rows.end());
-            print(ctx.out, o->format == "csv" ? render_csv(rows)
-                                              : render_table({"HOSTNAME", "MAC ADDRESS", "IP ADDRESS", "TYPE"}, rows));
+            print(ctx.out, render_listing(list, o->format, {"HOSTNAME", "MAC ADDRESS", "IP ADDRESS", "TYPE"}, std::move(rows)));
             return 0;
         });
     }
