@@ -3,7 +3,7 @@
 // CgroupParentCleanup notes which hierarchies lack the parent when it is made, and when it goes,
 // removes those parents again if they are empty (rmdir only, retried for a few seconds while a
 // monitor that is leaving still sits in them). The e2e binary holds one for each test
-// (tests/e2e/cgroup_parent_env.cpp).
+// (tests/support/env/cgroup_parent_env.cpp).
 #pragma once
 
 #include <string>
