@@ -36,6 +36,7 @@ int run(int argc, char** argv) {
     add_list_commands(app, ctx, chosen);
     add_exec_commands(app, ctx, chosen);
     add_config_commands(app, ctx, chosen);
+    add_config_device_commands(app, ctx, chosen);
     add_file_commands(app, ctx, chosen);
     add_image_commands(app, ctx, chosen);
     add_admin_commands(app, ctx, chosen);

@@ -19,6 +19,12 @@ void add_instance_commands(CLI::App& app, Context& ctx, Action& chosen);  // ins
 void add_list_commands(CLI::App& app, Context& ctx, Action& chosen);      // list.cpp: list, info
 void add_exec_commands(CLI::App& app, Context& ctx, Action& chosen);      // exec.cpp: exec, console
 void add_config_commands(CLI::App& app, Context& ctx, Action& chosen);    // config.cpp: config, profile
+// config_device.cpp: config device ..., profile device ... (after add_config_commands)
+void add_config_device_commands(CLI::App& app, Context& ctx, Action& chosen);
+// config.cpp: GET url with its ETag, apply fn to the writable part of the instance (or profile),
+// PUT it back with If-Match and wait.
+base::Result<void> update_writable(Context& ctx, const std::string& url, bool profile,
+                                   const std::function<base::Result<void>(json&)>& fn);
 void add_file_commands(CLI::App& app, Context& ctx, Action& chosen);      // file.cpp: file push/pull
 void add_image_commands(CLI::App& app, Context& ctx, Action& chosen);     // image.cpp: image list, alias
 // remote.cpp: remote add/list/remove/switch/get-default/rename, config trust (after add_config_commands)

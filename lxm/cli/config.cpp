@@ -304,6 +304,11 @@ void add_profile(CLI::App& app, Context& ctx, Action& chosen) {
 
 }  // namespace
 
+base::Result<void> update_writable(Context& ctx, const std::string& url, bool profile,
+                                   const std::function<base::Result<void>(json&)>& fn) {
+    return update(ctx, url, profile, fn);
+}
+
 void add_config_commands(CLI::App& app, Context& ctx, Action& chosen) {
     add_config(app, ctx, chosen);
     add_profile(app, ctx, chosen);

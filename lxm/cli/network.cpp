@@ -1,4 +1,4 @@
-// network list/show/create/delete/set/unset/get/edit/info/list-leases/attach/detach.
+// network list/show/create/delete/rename/set/unset/get/edit/info/list-leases/attach/detach.
 // Writes follow lxc: GET with its ETag, change the writable part, PUT with If-Match.
 #include <algorithm>
 
@@ -188,6 +188,17 @@ void add_changes(CLI::App* network, Context& ctx, Action& chosen) {
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             LXM_TRY_VOID(ctx.run("DELETE", network_url(o->name)));
             print(ctx.out, "Network " + o->name + " deleted\n");
+            return 0;
+        });
+    }
+    {
+        auto o = std::make_shared<NetOpts>();
+        auto* sub = network->add_subcommand("rename", "Rename a network (not while in use): network rename OLD NEW");
+        sub->add_option("name", o->name, "Network")->required();
+        sub->add_option("new", o->args, "New name")->required()->expected(1);
+        on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
+            LXM_TRY_VOID(ctx.run("POST", network_url(o->name), json{{"name", o->args[0]}}));
+            print(ctx.out, "Network " + o->name + " renamed to " + o->args[0] + "\n");
             return 0;
         });
     }

@@ -589,15 +589,37 @@ Result<void> Instances::update(const std::string& name, const apitypes::Instance
         dlayers.push_back(&rec.devices);
         new_devices = expand_devices(dlayers);
         LXM_TRY_VOID(check_root_update(l, new_devices));
+        // A running instance's proxies change at once: a listen address another instance
+        // holds is refused before anything is written.
+        if (networks_ && base::path_exists(state_.paths().monitor_socket(name)))
+            LXM_TRY_VOID(networks_->check_proxies(name, new_devices));
         return store::update_instance(tx, rec);
     }));
     if (root_size_changed(l.expanded_devices, new_devices)) LXM_TRY_VOID(apply_root_quota(name, new_devices));
     LXM_TRY_VOID(write_backup(name));
     if (networks_) {
-        // Proxy devices of a running instance follow the new configuration at once.
+        // Proxy devices of a running instance follow the new configuration at once. When
+        // they cannot (a relay's listen address taken by a host process), the old devices
+        // come back, as LXD reverts a device that fails to start.
         LXM_TRY(Loaded now, load(name));
         bool running = base::path_exists(state_.paths().monitor_socket(name));
-        LXM_TRY_VOID(networks_->sync_proxies(name, now.expanded_devices, running));
+        auto proxies = [](const DeviceMap& devs) {
+            DeviceMap out;
+            for (const auto& [n, d] : devs)
+                if (auto t = d.find("type"); t != d.end() && t->second == "proxy") out[n] = d;
+            return out;
+        };
+        if (auto p = networks_->sync_proxies(name, now.expanded_devices, running); !p) {
+            if (!running || proxies(now.expanded_devices) == proxies(l.expanded_devices)) {
+                LXM_WARN("instance {}: proxy devices: {}", name, p.error().message());
+            } else {
+                (void)state_.store().transaction([&](store::Transaction& tx) { return store::update_instance(tx, l.rec); });
+                (void)write_backup(name);
+                if (auto back = networks_->sync_proxies(name, l.expanded_devices, running); !back)
+                    LXM_WARN("instance {}: proxy devices after a refused update: {}", name, back.error().message());
+                return std::unexpected(p.error());
+            }
+        }
     }
     emit("instance-updated", name);
     return {};

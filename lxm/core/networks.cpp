@@ -1,5 +1,8 @@
 #include "lxm/core/networks.hpp"
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <algorithm>
 #include <set>
 
@@ -10,6 +13,7 @@
 #include "netd/nic_plug.hpp"
 #include "lxm/core/config_keys.hpp"
 #include "lxm/core/proxy.hpp"
+#include "lxm/runtime/monitor_client.hpp"
 #include "netd/link.hpp"
 #include "store/networks.hpp"
 #include "store/instances.hpp"
@@ -69,6 +73,9 @@ Networks::Networks(DaemonState& state, NetworksOptions opts) : state_(state), op
     mo.state_dir = state_.paths().root + "/networks";
     mo.nft_table = opts_.nft_table;
     mgr_ = std::make_unique<netd::NetworkManager>(mo);
+    // lxm-proxy is installed beside lxm-monitor.
+    const std::string& mon = state_.monitor_bin();
+    relays_ = std::make_unique<ProxyRelays>(mon.substr(0, mon.rfind('/') + 1) + "lxm-proxy", state_.paths());
 }
 
 Networks::~Networks() { detach(); }
@@ -251,6 +258,35 @@ Result<void> Networks::remove(const std::string& name) {
     auto r = mgr_->remove(name, false);
     if (!r && r.error().code != std::errc::no_such_file_or_directory) return user_error(r.error());
     LXM_TRY_VOID(state_.store().transaction([&](store::Transaction& tx) { return store::delete_network(tx, name); }));
+    return {};
+}
+
+Result<void> Networks::rename(const std::string& name, const std::string& new_name) {
+    if (new_name.empty()) return http_error(400, "No name provided");
+    if (new_name.size() > 15 || new_name.find_first_of("/ :") != std::string::npos)
+        return http_error(400, "Network name must be a valid interface name (at most 15 characters)");
+    LXM_TRY(json cur, get(name));
+    if (!cur["used_by"].empty()) return http_error(400, "Cannot rename network when in use");
+    if (new_name == name) return {};
+    LXM_TRY(auto existing, names());
+    if (std::find(existing.begin(), existing.end(), new_name) != existing.end())
+        return http_error(409, "Network \"" + new_name + "\" already exists");
+    LXM_TRY(store::NetworkRecord rec, state_.store().read([&](store::Transaction& tx) { return store::get_network(tx, name); }));
+    if (auto v = netd::validate_network_config(new_name, rec.config); !v) return http_error(400, text_of(v.error()));
+    // Kernel side down under the old name, row renamed, up again under the new one; a
+    // failure brings the old network back.
+    if (auto r = mgr_->remove(name, false); !r && r.error().code != std::errc::no_such_file_or_directory)
+        return user_error(r.error());
+    base::Reverter rev;
+    rev.add([this, rec] { (void)mgr_->create(rec.name, rec.config); });
+    LXM_TRY_VOID(state_.store().transaction([&](store::Transaction& tx) { return store::rename_network(tx, name, new_name); }));
+    rev.add([this, name, new_name] {
+        (void)state_.store().transaction([&](store::Transaction& tx) { return store::rename_network(tx, new_name, name); });
+    });
+    auto filled = mgr_->create(new_name, rec.config);
+    if (!filled) return user_error(filled.error());
+    rev.success();
+    for (const auto& n : mgr_->take_notices()) LXM_INFO("networks: {}", n);
     return {};
 }
 
@@ -441,20 +477,51 @@ Result<std::optional<std::string>> Networks::proxy_target(const std::string& ins
 }
 
 Result<void> Networks::check_proxies(const std::string& instance, const store::DeviceMap& devices) {
+    auto relays = relays_->live_listens();
+    std::vector<std::pair<std::string, ProxyEndpoint>> mine;
     for (const auto& [dev, keys] : devices) {
         if (!is_type(keys, "proxy")) continue;
         LXM_TRY(ProxyDevice p, parse_proxy_device(dev, keys));
-        LXM_TRY(auto other, mgr_->forward_conflict(forward_of(p, ""), instance + "/" + dev));
-        if (!other.empty() && other.rfind(instance + "/", 0) != 0)
-            return http_error(400, "Proxy device \"" + dev + "\": " + p.listen.proto + " port " + std::to_string(p.listen.port) +
-                                       " is already forwarded by " + other);
+        auto taken = [&](const std::string& by) {
+            return http_error(400, "Proxy device \"" + dev + "\": " + p.listen.to_string() + " is already " +
+                                       (by.find('/') == std::string::npos ? "listened on by device " : "forwarded by ") + by);
+        };
+        if (p.listen.proto != "unix") {
+            LXM_TRY(auto other, mgr_->forward_conflict(forward_of(p, ""), instance + "/" + dev));
+            if (!other.empty() && other.rfind(instance + "/", 0) != 0) return taken(other);
+        }
+        for (const auto& [owner, l] : relays)
+            if (owner.rfind(instance + "/", 0) != 0 && netd::relay_listens_overlap(p.listen, l)) return taken(owner);
+        for (const auto& [other, l] : mine)
+            if (netd::relay_listens_overlap(p.listen, l)) return taken(other);
+        mine.emplace_back(dev, p.listen);
     }
     return {};
 }
 
+pid_t Networks::running_init_pid(const std::string& instance) {
+    std::string sock = state_.paths().monitor_socket(instance);
+    if (!base::path_exists(sock)) return 0;
+    auto mc = runtime::MonitorClient::connect(sock);
+    if (!mc) return 0;
+    timeval tv{5, 0};
+    ::setsockopt(mc->fd(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(mc->fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    auto st = mc->state();
+    if (!st) return 0;
+    std::string status = st->value("status", "");
+    if (status != "Running" && status != "Frozen") return 0;
+    return st->value("pid", 0);
+}
+
 Result<void> Networks::sync_proxies(const std::string& instance, const store::DeviceMap& devices, bool running) {
     std::lock_guard lock(proxy_mu_);
+    return sync_proxies_locked(instance, devices, running);
+}
+
+Result<void> Networks::sync_proxies_locked(const std::string& instance, const store::DeviceMap& devices, bool running) {
     std::map<std::string, std::vector<netd::NftForward>> want;
+    std::map<std::string, ProxyDevice> relays;
     std::optional<base::Error> first;
     if (running) {
         for (const auto& [dev, keys] : devices) {
@@ -462,6 +529,10 @@ Result<void> Networks::sync_proxies(const std::string& instance, const store::De
             auto p = parse_proxy_device(dev, keys);
             if (!p) {
                 if (!first) first = p.error();
+                continue;
+            }
+            if (!p->nat) {
+                relays.emplace(dev, std::move(*p));
                 continue;
             }
             auto target = proxy_target(instance, devices, p->connect.address);
@@ -486,6 +557,9 @@ Result<void> Networks::sync_proxies(const std::string& instance, const store::De
         auto it = current.find(owner);
         if (it == current.end() || !same(it->second, fs)) apply(owner, fs);
     }
+    // Relays serve the init the monitor reports now (none while it stops or is gone).
+    pid_t init = relays.empty() ? 0 : running_init_pid(instance);
+    if (auto r = relays_->sync(instance, relays, init); !r && !first) first = r.error();
     if (first) return std::unexpected(*first);
     return {};
 }
@@ -519,9 +593,10 @@ void Networks::sync_all_proxies() {
         for (const auto& [owner, fs] : *current) with_forwards.insert(owner.substr(0, owner.find('/')));
     for (const auto& r : *rows) {
         bool has_proxy = std::any_of(r.devices.begin(), r.devices.end(), [](const auto& d) { return is_type(d.second, "proxy"); });
-        if (!has_proxy && !with_forwards.contains(r.name)) continue;
+        if (!has_proxy && !with_forwards.contains(r.name) && !relays_->has_records(r.name)) continue;
+        std::lock_guard lock(proxy_mu_);
         bool running = base::path_exists(state_.paths().monitor_socket(r.name));
-        if (auto s = sync_proxies(r.name, r.devices, running); !s)
+        if (auto s = sync_proxies_locked(r.name, r.devices, running); !s)
             LXM_DEBUG("instance {}: proxies: {}", r.name, s.error().message());
     }
 }

@@ -27,6 +27,7 @@
 #include "lxm/apitypes/instance.hpp"
 #include "lxm/base/error.hpp"
 #include "lxm/core/daemon_state.hpp"
+#include "lxm/core/proxy_relays.hpp"
 #include "netd/network.hpp"
 #include "store/config_maps.hpp"
 
@@ -58,6 +59,9 @@ public:
     // body: {description, config} (PUT semantics: config replaced).
     base::Result<void> update(const std::string& name, const nlohmann::json& body);
     base::Result<void> remove(const std::string& name);
+    // POST /1.0/networks/<name> {name}: refused while in use (as LXD); the bridge and its
+    // dnsmasq are made again under the new name with the same config.
+    base::Result<void> rename(const std::string& name, const std::string& new_name);
     base::Result<nlohmann::json> leases(const std::string& name);
     // LXD's NetworkState of the bridge: addresses, counters, hwaddr, mtu, state, type.
     base::Result<nlohmann::json> state(const std::string& name);
@@ -76,13 +80,16 @@ public:
     std::map<std::string, apitypes::InstanceStateNetwork> state_network(pid_t pid);
 
     // ---- proxy devices (lxm/core/proxy.hpp) ----
-    // Before a start: each proxy device parses and listens where no other instance's
-    // forward does (http 400 otherwise).
+    // Before a start or an update of a running instance: each proxy device parses and
+    // listens where no other instance's forward or relay does, nor another of its own
+    // devices (http 400 otherwise).
     base::Result<void> check_proxies(const std::string& instance, const store::DeviceMap& devices);
-    // Make the instance's DNAT forwards match its proxy devices: while running one
-    // forward per proxy whose target address is known (a static ipv4.address, else the
+    // Make the instance's proxies match its proxy devices. While running: one DNAT forward
+    // per nat=true proxy whose target address is known (a static ipv4.address, else the
     // nic's DHCP lease: check() adds it once the lease appears and follows it when it
-    // changes); when not running none.
+    // changes) and one relay process per nat=false proxy (serving the init the monitor
+    // reports; check() starts it again for a new init after a reboot inside). When not
+    // running: none of either.
     base::Result<void> sync_proxies(const std::string& instance, const store::DeviceMap& devices, bool running);
 
     netd::NetworkManager& manager() { return *mgr_; }
@@ -92,7 +99,12 @@ private:
     // the nic has no lease yet.
     base::Result<std::optional<std::string>> proxy_target(const std::string& instance, const store::DeviceMap& devices,
                                                            const std::string& connect_address);
-    // check(): sync_proxies for every instance (running = its monitor socket exists).
+    base::Result<void> sync_proxies_locked(const std::string& instance, const store::DeviceMap& devices, bool running);
+    // The pid of the instance's init while its monitor reports it running, else 0.
+    pid_t running_init_pid(const std::string& instance);
+    // check(): sync_proxies for every instance. Whether it runs (its monitor socket exists)
+    // is decided under proxy_mu_, so a stop that removes the proxies after its monitor
+    // exited is never undone by a check that looked before.
     void sync_all_proxies();
     base::Result<std::vector<std::string>> used_by(const std::string& name);
     nlohmann::json to_json(const std::string& name, const std::string& type, const std::string& description,
@@ -102,6 +114,7 @@ private:
     DaemonState& state_;
     NetworksOptions opts_;
     std::unique_ptr<netd::NetworkManager> mgr_;
+    std::unique_ptr<ProxyRelays> relays_;
     std::mutex proxy_mu_;  // one sync_proxies at a time
 };
 

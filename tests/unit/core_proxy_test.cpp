@@ -1,9 +1,13 @@
 // Proxy device parsing and validation (lxm/core/proxy.hpp).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "lxm/apitypes/http_error.hpp"
 #include "lxm/core/config_keys.hpp"
 #include "lxm/core/proxy.hpp"
+#include "lxm/base/file.hpp"
+#include "netd/proxy_relay.hpp"
+#include "tests/support/test_env.hpp"
 
 using namespace lxm::core;
 namespace store = lxm::store;
@@ -28,8 +32,61 @@ TEST(CoreProxy, Endpoints) {
     EXPECT_EQ(e->address, "fd42::1");
     EXPECT_EQ(e->port, 53);
     for (const char* bad : {"tcp", "tcp:1.2.3.4", "sctp:1.2.3.4:80", "tcp:1.2.3.4:0", "tcp:1.2.3.4:65536",
-                            "tcp:1.2.3.4:80-90", "tcp:example.com:80", "tcp:[::1:80", "unix:/run/x.sock", "tcp:1.2.3.4:8x"})
+                            "tcp:1.2.3.4:80-90", "tcp:example.com:80", "tcp:[::1:80", "unix:run/x.sock", "unix:", "unix:@",
+                            "tcp:1.2.3.4:8x"})
         EXPECT_FALSE(parse_proxy_endpoint("listen", bad)) << bad;
+    e = parse_proxy_endpoint("connect", "unix:/run/x.sock");
+    ASSERT_TRUE(e) << e.error().message();
+    EXPECT_EQ(e->proto, "unix");
+    EXPECT_EQ(e->path, "/run/x.sock");
+    EXPECT_FALSE(e->ipv6);
+    EXPECT_EQ(e->to_string(), "unix:/run/x.sock");
+    EXPECT_TRUE(parse_proxy_endpoint("connect", "unix:@abstract"));
+    EXPECT_FALSE(parse_proxy_endpoint("connect", "unix:/" + std::string(120, 'x')));
+    EXPECT_EQ(parse_proxy_endpoint("l", "udp:[fd42::0001]:53")->to_string(), "udp:[fd42::1]:53");
+    EXPECT_EQ(parse_proxy_endpoint("l", "tcp:127.0.0.1:80")->to_string(), "tcp:127.0.0.1:80");
+    auto err = parse_proxy_endpoint("listen", "tcp:1.2.3.4:0");
+    ASSERT_FALSE(err);
+    EXPECT_NE(err.error().message().find("listen \"tcp:1.2.3.4:0\": port must be 1-65535"), std::string::npos)
+        << err.error().message();
+}
+
+TEST(CoreProxy, ListenOverlap) {
+    auto ep = [](const char* s) { return *lxm::netd::parse_relay_endpoint(s); };
+    using lxm::netd::relay_listens_overlap;
+    EXPECT_TRUE(relay_listens_overlap(ep("tcp:127.0.0.1:80"), ep("tcp:127.0.0.1:80")));
+    EXPECT_TRUE(relay_listens_overlap(ep("tcp:0.0.0.0:80"), ep("tcp:127.0.0.1:80")));
+    EXPECT_TRUE(relay_listens_overlap(ep("tcp:[::]:80"), ep("tcp:10.0.0.1:80")));
+    EXPECT_FALSE(relay_listens_overlap(ep("tcp:127.0.0.1:80"), ep("tcp:127.0.0.2:80")));
+    EXPECT_FALSE(relay_listens_overlap(ep("tcp:127.0.0.1:80"), ep("tcp:127.0.0.1:81")));
+    EXPECT_FALSE(relay_listens_overlap(ep("tcp:127.0.0.1:80"), ep("udp:127.0.0.1:80")));
+    EXPECT_FALSE(relay_listens_overlap(ep("tcp:0.0.0.0:80"), ep("tcp:[fd00::1]:80")));
+    EXPECT_TRUE(relay_listens_overlap(ep("unix:/run/a"), ep("unix:/run/a")));
+    EXPECT_FALSE(relay_listens_overlap(ep("unix:/run/a"), ep("unix:/run/b")));
+}
+
+TEST(CoreProxy, RelayRecords) {
+    lxm::test::TempDir dir("proxyrec");
+    lxm::netd::RelayRecord rec;
+    rec.pid = ::getpid();
+    rec.starttime = lxm::netd::process_starttime(rec.pid);
+    rec.listen = "tcp:127.0.0.1:8080";
+    rec.connect = "unix:/run/x.sock";
+    rec.target_pid = 1;
+    EXPECT_GT(rec.starttime, 0u);
+    ASSERT_TRUE(lxm::netd::write_relay_record(dir / "r.json", rec));
+    auto back = lxm::netd::read_relay_record(dir / "r.json");
+    ASSERT_TRUE(back) << back.error().message();
+    EXPECT_EQ(back->pid, rec.pid);
+    EXPECT_EQ(back->starttime, rec.starttime);
+    EXPECT_EQ(back->listen, rec.listen);
+    EXPECT_EQ(back->connect, rec.connect);
+    EXPECT_EQ(back->target_pid, 1);
+    // This test binary is alive with that start time, but it is not lxm-proxy serving the record.
+    EXPECT_FALSE(lxm::netd::relay_record_live(dir / "r.json", rec));
+    EXPECT_EQ(lxm::netd::process_starttime(0x3fffffff), 0u);
+    ASSERT_TRUE(lxm::base::write_file(dir / "bad.json", "{\"pid\": \"x\"", true));
+    EXPECT_FALSE(lxm::netd::read_relay_record(dir / "bad.json"));
 }
 
 TEST(CoreProxy, Devices) {
@@ -56,11 +113,30 @@ TEST(CoreProxy, Devices) {
     EXPECT_NE(error_of(with("connect", "udp:0.0.0.0:80")).find("same protocol"), std::string::npos);
     EXPECT_NE(error_of(with("nat", "maybe")).find("nat must be"), std::string::npos);
     EXPECT_NE(error_of(with("bind", "instance")).find("bind=instance"), std::string::npos);
-    // nat=false (LXD's default, a userspace relay) is refused with the way out.
-    EXPECT_NE(error_of(without("nat")).find("set nat=true"), std::string::npos) << error_of(without("nat"));
-    // DNAT reaches the instance's address, not its loopback.
+    // DNAT reaches the instance's address, not its loopback; IPv4 tcp/udp only.
     EXPECT_NE(error_of(with("connect", "tcp:127.0.0.1:80")).find("not loopback"), std::string::npos);
     EXPECT_NE(error_of(with("listen", "tcp:[::]:80")).find("IPv4 only"), std::string::npos);
+    EXPECT_NE(error_of(with("connect", "unix:/run/x.sock")).find("nat=true forwards tcp and udp only"), std::string::npos);
+
+    // nat=false (LXD's default): the relay, which reaches the instance's loopback and
+    // unix sockets, and mixes stream protocols.
+    auto relay = without("nat");
+    relay["connect"] = "tcp:127.0.0.1:80";
+    d = parse_proxy_device("web", relay);
+    ASSERT_TRUE(d) << d.error().message();
+    EXPECT_FALSE(d->nat);
+    EXPECT_EQ(d->connect.address, "127.0.0.1");
+    relay["nat"] = "false";
+    relay["connect"] = "unix:/run/app.sock";
+    EXPECT_TRUE(parse_proxy_device("web", relay));
+    relay["listen"] = "unix:/run/lxm-web.sock";
+    relay["connect"] = "tcp:[::1]:80";
+    EXPECT_TRUE(parse_proxy_device("web", relay));
+    relay["listen"] = "udp:127.0.0.1:53";
+    relay["connect"] = "udp:127.0.0.1:53";
+    EXPECT_TRUE(parse_proxy_device("web", relay));
+    relay["connect"] = "tcp:127.0.0.1:53";
+    EXPECT_NE(error_of(relay).find("udp relays only to udp"), std::string::npos) << error_of(relay);
     // Errors are http 400 and name the device.
     auto r = parse_proxy_device("web", without("listen"));
     ASSERT_FALSE(r);
