@@ -53,6 +53,8 @@ struct Response {
 
     // {"type":"sync","status":"Success","status_code":200,"metadata":m}
     static Response sync(json metadata);
+    // The same with the metadata already serialized (one valid JSON value).
+    static Response sync_dumped(std::string_view metadata);
     // sync + ETag header (quoted, as LXD sends it); etag from etag_hash().
     static Response sync_etag(json metadata, std::string_view etag);
     // sync with metadata {} (LXD's EmptySyncResponse).

@@ -101,6 +101,9 @@ private:
     std::vector<base::UniqueFd> console_peers_;
     std::map<pid_t, Exec> execs_;
     std::optional<std::chrono::steady_clock::time_point> kill_deadline_;
+    // Set by any activity: when the loop has been quiet until then, it gives memory back
+    // (base::release_idle_memory: what the last requests faulted in).
+    std::optional<std::chrono::steady_clock::time_point> release_at_;
     int exit_code_ = -1;
     bool done_ = false;
     bool restart_ = false;
