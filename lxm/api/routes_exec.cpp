@@ -288,8 +288,10 @@ void register_exec_routes(Api& api, DaemonRoutes& dr) {
         const auto name = req.param("name");
         LXM_TRY(auto post, req.body_as<apitypes::InstanceExecPost>());
         if (post.command.empty()) return http_error(400, "No command given");
-        LXM_TRY(auto st, inst.state(name));
-        if (st.status != "Running") return http_error(400, "Instance is not running");
+        // The status only (404/400 before any operation): the full state would also walk the
+        // root volume for its disk usage and read the container's network.
+        LXM_TRY(auto cur, inst.get(name));
+        if (cur.status != "Running") return http_error(400, "Instance is not running");
         OperationSpec spec;
         spec.description = "Executing command";
         spec.resources = {{"instances", {instance_url(name)}}};
@@ -333,8 +335,8 @@ void register_exec_routes(Api& api, DaemonRoutes& dr) {
         } catch (const json::exception&) {
             return http_error(400, "width and height must be numbers");
         }
-        LXM_TRY(auto st, inst.state(name));
-        if (st.status != "Running") return http_error(400, "Instance is not running");
+        LXM_TRY(auto cur, inst.get(name));
+        if (cur.status != "Running") return http_error(400, "Instance is not running");
         OperationSpec spec;
         spec.op_class = OperationClass::websocket;
         spec.description = "Showing console";

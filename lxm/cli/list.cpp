@@ -2,9 +2,11 @@
 // as lxc does; per-instance state/snapshots GETs when the server returned less.
 #include <algorithm>
 #include <regex>
+#include <set>
 
 #include "lxm/cli/commands.hpp"
 #include "lxm/cli/format.hpp"
+#include "lxm/cli/list_fetch.hpp"
 
 namespace lxm::cli {
 
@@ -43,24 +45,72 @@ bool matches(const json& inst, const std::string& filter) {
     return false;
 }
 
-base::Result<json> fetch_instances(Context& ctx, bool need_state) {
+// The instance fields a list needs: what its columns and filters read (all for JSON/YAML).
+ListFields list_fields(const ListOpts& o, const std::vector<Column>& cols) {
+    ListFields f;
+    if (o.format == "json" || o.format == "yaml") return f;
+    f.all = false;
+    f.snapshot_bodies = false;
+    f.keys = {"name"};  // sorting
+    auto state = [&f](const char* key) {
+        f.keys.insert({"status", "state"});
+        f.state_keys.insert(key);
+    };
+    for (const auto& c : cols) {
+        switch (c.key) {
+            case 'n': break;
+            case 's': f.keys.insert("status"); break;
+            case '4':
+            case '6': state("network"); break;
+            case 't': f.keys.insert({"type", "ephemeral"}); break;
+            case 'S': f.keys.insert("snapshots"); break;
+            case 'p': state("pid"); break;
+            case 'P': f.keys.insert("profiles"); break;
+            case 'a': f.keys.insert("architecture"); break;
+            case 'c': f.keys.insert("created_at"); break;
+            case 'l': f.keys.insert("last_used_at"); break;
+            case 'd': f.keys.insert("description"); break;
+            case 'm': state("memory"); break;
+            case 'N': state("processes"); break;
+            case 'u': state("cpu"); break;
+            default: return ListFields{};  // a column this list does not know: keep everything
+        }
+    }
+    for (const auto& flt : o.filters)
+        if (flt.find('=') != std::string::npos) f.keys.insert({"status", "type", "config", "expanded_config"});
+    return f;
+}
+
+base::Result<json> fetch_instances(Context& ctx, const ListFields& fields) {
     LXM_TRY(auto* c, ctx.client());
-    LXM_TRY(auto list, c->get("/1.0/instances?recursion=2&filter="));
-    if (!list.is_array()) return user_error("unexpected answer to GET /1.0/instances");
+    LXM_TRY(auto raw, c->raw("GET", "/1.0/instances?recursion=2&filter="));
+    LXM_TRY(auto list, parse_instance_list(raw.body, fields));
+    auto keep = [&fields](const char* k) { return fields.all || fields.keys.count(k); };
     for (auto& inst : list) {
+        if (!inst.is_object()) return user_error("unexpected answer to GET /1.0/instances");
+        // A server without container_full (recursion=2) sends less: ask per instance.
         std::string base = instance_url(inst.value("name", ""));
-        if (need_state && !inst.contains("state")) {
+        if (!inst.contains("state") && keep("state")) {
             auto st = c->get(base + "/state");
             if (st) inst["state"] = *st;
         }
-        if (!inst.contains("snapshots")) {
+        if (!inst.contains("snapshots") && keep("snapshots")) {
             auto sn = c->get(base + "/snapshots");
             if (sn) inst["snapshots"] = *sn;
         }
     }
-    std::sort(list.begin(), list.end(),
-              [](const json& a, const json& b) { return a.value("name", "") < b.value("name", ""); });
-    return list;
+    // By name; the instances are moved, never copied (a list can hold thousands).
+    std::vector<std::pair<std::string, size_t>> order;
+    order.reserve(list.size());
+    for (size_t k = 0; k < list.size(); ++k) {
+        auto n = list[k].find("name");
+        order.emplace_back(n != list[k].end() && n->is_string() ? n->get<std::string>() : std::string(), k);
+    }
+    std::sort(order.begin(), order.end());
+    json sorted = json::array();
+    sorted.get_ref<json::array_t&>().reserve(order.size());
+    for (const auto& o : order) sorted.push_back(std::move(list[o.second]));
+    return sorted;
 }
 
 void add_list(CLI::App& app, Context& ctx, Action& chosen) {
@@ -77,12 +127,14 @@ void add_list(CLI::App& app, Context& ctx, Action& chosen) {
     on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
         auto cols = parse_columns(o->columns);
         if (!cols) return user_error(cols.error().context);
-        LXM_TRY(auto list, fetch_instances(ctx, true));
+        // Only what the output needs becomes a JSON tree: the columns' fields (and the config for
+        // key=value filters) for a table or CSV, everything for JSON and YAML.
+        LXM_TRY(auto list, fetch_instances(ctx, list_fields(*o, *cols)));
         json selected = json::array();
         for (auto& inst : list) {
             bool ok = true;
             for (auto& f : o->filters) ok = ok && matches(inst, f);
-            if (ok) selected.push_back(inst);
+            if (ok) selected.push_back(std::move(inst));
         }
         if (o->format == "json") {
             print(ctx.out, selected.dump() + "\n");
