@@ -7,6 +7,10 @@
 //     127.0.0.1:PORT and from the bridge address, validation errors, a listen
 //     conflict refused at start, a change applied to the running instance, the
 //     forwards gone at stop;
+//   - proxy devices with nat=false (lxm-proxy relays): a server bound only to the
+//     container's 127.0.0.1 reachable from the host's 127.0.0.1:PORT; the relay
+//     survives lxmd's kill -9 and is adopted (same pid) by the next lxmd, a killed
+//     relay is started again, removing the device or stopping the instance ends it;
 //   - two networks isolate their containers (a TCP connect that times out where the
 //     host gets an answer) unless one lists the other in routed.networks;
 //   - dnsmasq killed: it comes back with the leases; lxmd stopped (SIGTERM) and
@@ -22,6 +26,7 @@
 
 #include "lxm/base/spawn.hpp"
 #include "netd/link.hpp"
+#include "netd/proxy_relay.hpp"
 #include "tests/e2e/daemon_fixture.hpp"
 
 namespace lxm::test {
@@ -210,11 +215,11 @@ TEST_F(NetworkFeaturesTest, StaticAddressAndProxyDevicesAcrossRestarts) {
 
     // Validation: clear 400s before anything is made.
     json bad = devices;
-    bad["web-lo"].erase("nat");
+    bad["web-lo"]["connect"] = "tcp:127.0.0.1:8080";
     auto r = c.post("/1.0/instances", json{{"name", s}, {"source", {{"type", "image"}, {"alias", "debian/12"}}}, {"devices", bad}});
     ASSERT_FALSE(r);
     EXPECT_EQ(apitypes::http_status_of(r.error()), 400);
-    EXPECT_NE(apitypes::user_message(r.error()).find("set nat=true"), std::string::npos) << apitypes::user_message(r.error());
+    EXPECT_NE(apitypes::user_message(r.error()).find("not loopback"), std::string::npos) << apitypes::user_message(r.error());
     bad = devices;
     bad["web-lo"]["listen"] = "tcp:127.0.0.1:99999";
     r = c.post("/1.0/instances", json{{"name", s}, {"source", {{"type", "image"}, {"alias", "debian/12"}}}, {"devices", bad}});
@@ -294,6 +299,204 @@ TEST_F(NetworkFeaturesTest, StaticAddressAndProxyDevicesAcrossRestarts) {
     EXPECT_EQ(fetch_until(bridge_ip_, p_new), hello);
 
     delete_all_and_check_clean();
+}
+
+// The relay record of an instance's proxy device, or nullopt.
+std::optional<netd::RelayRecord> relay_of(const Lxmd& d, const std::string& inst, const std::string& dev) {
+    std::string path = d.state() + "/containers/" + inst + "/proxy." + dev + ".json";
+    auto r = netd::read_relay_record(path);
+    if (!r || !netd::relay_record_live(path, *r)) return std::nullopt;
+    return *r;
+}
+
+bool process_gone(pid_t pid) {
+    auto stat = base::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+    if (!stat) return true;
+    auto close = stat->rfind(')');
+    return close == std::string::npos || close + 2 >= stat->size() || (*stat)[close + 2] == 'Z';
+}
+
+bool wait_gone(pid_t pid, int ms = 5000) {
+    for (int i = 0; i < ms / 50 && !process_gone(pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return process_gone(pid);
+}
+
+TEST_F(NetworkFeaturesTest, RelayProxyToContainerLoopback) {
+    auto& c = *c_;
+    // PUT of an instance is an operation: "" when it succeeded, else its error.
+    auto put_wait = [&](const json& body) -> std::string {
+        auto r = c_->put("/1.0/instances/" + Lxmd::name("relay"), body);
+        if (!r) return apitypes::user_message(r.error());
+        auto op = c_->wait_success(r->operation);
+        return op ? std::string() : apitypes::user_message(op.error());
+    };
+    if (!base::path_exists(bin("lxm-proxy"))) GTEST_SKIP() << "lxm-proxy not built";
+    const std::string s = Lxmd::name("relay");
+    const int port = 20000 + (::getpid() + 7) % 20000;
+    const std::string listen = "tcp:127.0.0.1:" + std::to_string(port);
+    // LXD's default mode (no nat key): the issue's own example.
+    json web = {{"type", "proxy"}, {"listen", listen}, {"connect", "tcp:127.0.0.1:8080"}};
+    names_.push_back(s);
+    ASSERT_EQ(create_debian(c, s, json{{"web", web}}), "") << d_.log();
+    ASSERT_EQ(change_state(c, s, "start"), "") << d_.log();
+    ASSERT_TRUE(wait_systemd(c, s));
+    std::string ip = wait_ipv4(c, s);
+    ASSERT_FALSE(ip.empty());
+    // The server listens on the container's loopback only.
+    ASSERT_EQ(exec_code(c, s, {"systemd-run", "--unit", "lxmt-lo-srv", "systemd-socket-activate", "-l", "127.0.0.1:8080",
+                               "-a", "--inetd", "echo", "hello-" + s}),
+              0);
+    const std::string hello = "hello-" + s + "\n";
+    auto fetch_until = [&](int want_port) {
+        std::string got;
+        for (int i = 0; i < 50; ++i) {
+            got = host_fetch("127.0.0.1", want_port);
+            if (got == hello) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        return got;
+    };
+    EXPECT_EQ(fetch_until(port), hello) << d_.log();
+    EXPECT_EQ(host_fetch(ip, 8080, 1000), "refused") << "the server must be bound to the container's loopback only";
+    auto rec = relay_of(d_, s, "web");
+    ASSERT_TRUE(rec) << d_.log();
+    const pid_t relay_pid = rec->pid;
+    auto st = c.get("/1.0/instances/" + s + "/state");
+    ASSERT_TRUE(st);
+    EXPECT_EQ(rec->target_pid, (*st).value("pid", 0));
+    EXPECT_EQ(rec->listen, listen);
+
+    // Another instance that wants the same listen address cannot start: a clear 400.
+    const std::string other = Lxmd::name("relay2");
+    names_.push_back(other);
+    ASSERT_EQ(create_debian(c, other, json{{"web", web}}), "");
+    std::string clash = change_state(c, other, "start");
+    EXPECT_NE(clash.find(listen + " is already forwarded by " + s + "/web"), std::string::npos) << clash;
+    // Bad address syntax: 400 naming the key.
+    auto cur = c.get("/1.0/instances/" + s);
+    ASSERT_TRUE(cur);
+    json w = {{"config", (*cur)["config"]}, {"devices", (*cur)["devices"]}, {"profiles", (*cur)["profiles"]}};
+    json badw = w;
+    badw["devices"]["web2"] = {{"type", "proxy"}, {"listen", "tcp:127.0.0.1"}, {"connect", "tcp:127.0.0.1:8080"}};
+    auto put = c.put("/1.0/instances/" + s, badw);
+    ASSERT_FALSE(put);
+    EXPECT_EQ(apitypes::http_status_of(put.error()), 400);
+    EXPECT_NE(apitypes::user_message(put.error()).find("listen \"tcp:127.0.0.1\": no port"), std::string::npos)
+        << apitypes::user_message(put.error());
+    // Updates of the running instance: a second device on the same listen address is refused
+    // before anything is written...
+    badw = w;
+    badw["devices"]["web-dup"] = web;
+    std::string msg = put_wait(badw);
+    EXPECT_NE(msg.find("already listened on by device web"), std::string::npos) << msg;
+    // ...and a listen address a host process holds: the relay cannot bind, 400, the old devices stay.
+    {
+        const int held = port + 1;
+        base::UniqueFd hold(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_in sa{};
+        sa.sin_family = AF_INET;
+        sa.sin_port = htons(static_cast<uint16_t>(held));
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(::bind(hold.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+        ASSERT_EQ(::listen(hold.get(), 1), 0);
+        badw = w;
+        badw["devices"]["web-held"] = {{"type", "proxy"}, {"listen", "tcp:127.0.0.1:" + std::to_string(held)},
+                                       {"connect", "tcp:127.0.0.1:8080"}};
+        msg = put_wait(badw);
+        EXPECT_NE(msg.find("cannot listen on tcp:127.0.0.1:" + std::to_string(held)), std::string::npos) << msg;
+        auto after = c.get("/1.0/instances/" + s);
+        ASSERT_TRUE(after);
+        EXPECT_FALSE((*after)["devices"].contains("web-held")) << (*after)["devices"].dump();
+        EXPECT_FALSE((*after)["devices"].contains("web-dup"));
+        EXPECT_EQ(relay_of(d_, s, "web")->pid, relay_pid) << "the other relay is untouched";
+    }
+
+    // lxmd killed: the relay keeps serving; the next lxmd adopts it (same pid).
+    d_.stop(SIGKILL);
+    EXPECT_FALSE(process_gone(relay_pid));
+    EXPECT_EQ(host_fetch("127.0.0.1", port), hello);
+    std::string why;
+    ASSERT_TRUE(d_.start(args_, &why)) << why;
+    reconnect();
+    std::this_thread::sleep_for(std::chrono::seconds(7));  // a periodic check ran
+    rec = relay_of(d_, s, "web");
+    ASSERT_TRUE(rec) << d_.log();
+    EXPECT_EQ(rec->pid, relay_pid);
+    EXPECT_EQ(host_fetch("127.0.0.1", port), hello);
+
+    // A killed relay is started again by the periodic check.
+    ASSERT_EQ(::kill(relay_pid, SIGKILL), 0);
+    ASSERT_TRUE(wait_gone(relay_pid));
+    EXPECT_EQ(fetch_until(port), hello) << d_.log();
+    rec = relay_of(d_, s, "web");
+    ASSERT_TRUE(rec);
+    EXPECT_NE(rec->pid, relay_pid);
+
+    // Removing the device ends its relay at once; adding it back starts one.
+    pid_t p2 = rec->pid;
+    cur = c.get("/1.0/instances/" + s);
+    ASSERT_TRUE(cur);
+    w = {{"config", (*cur)["config"]}, {"devices", (*cur)["devices"]}, {"profiles", (*cur)["profiles"]}};
+    w["devices"].erase("web");
+    ASSERT_EQ(put_wait(w), "");
+    EXPECT_TRUE(wait_gone(p2, 1000));
+    EXPECT_FALSE(relay_of(d_, s, "web"));
+    EXPECT_EQ(host_fetch("127.0.0.1", port, 1000), "refused");
+    w["devices"]["web"] = web;
+    ASSERT_EQ(put_wait(w), "");
+    EXPECT_EQ(fetch_until(port), hello);
+    rec = relay_of(d_, s, "web");
+    ASSERT_TRUE(rec);
+
+    // Stopping the instance ends the relay and frees the port.
+    pid_t p3 = rec->pid;
+    ASSERT_EQ(change_state(c, s, "stop", true), "");
+    EXPECT_TRUE(wait_gone(p3, 3000));
+    EXPECT_FALSE(relay_of(d_, s, "web"));
+    EXPECT_EQ(host_fetch("127.0.0.1", port, 1000), "refused");
+
+    delete_all_and_check_clean();
+    std::string procs = host_output({"ps", "-eo", "args"});
+    EXPECT_EQ(procs.find("lxm-proxy --listen " + listen), std::string::npos) << procs;
+}
+
+TEST_F(NetworkFeaturesTest, RenameNetwork) {
+    auto& c = *c_;
+    const std::string a = net_ + "r", b = net_ + "s";
+    extra_nets_ = {a};
+    auto cr = c.post("/1.0/networks", json{{"name", a}, {"config", {{"ipv4.address", "auto"}}}});
+    ASSERT_TRUE(cr) << apitypes::user_message(cr.error());
+    auto before = c.get("/1.0/networks/" + a);
+    ASSERT_TRUE(before);
+    ASSERT_TRUE(link_exists(a));
+    auto r = c.post("/1.0/networks/" + a, json{{"name", b}});
+    ASSERT_TRUE(r) << apitypes::user_message(r.error());
+    extra_nets_ = {b};
+    EXPECT_FALSE(link_exists(a));
+    EXPECT_TRUE(link_exists(b));
+    auto after = c.get("/1.0/networks/" + b);
+    ASSERT_TRUE(after);
+    EXPECT_EQ((*after)["config"], (*before)["config"]);
+    auto gone = c.get("/1.0/networks/" + a);
+    ASSERT_FALSE(gone);
+    EXPECT_EQ(apitypes::http_status_of(gone.error()), 404);
+    // The default network is used by the default profile: refused, as LXD.
+    r = c.post("/1.0/networks/" + net_, json{{"name", a}});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(apitypes::http_status_of(r.error()), 400);
+    EXPECT_NE(apitypes::user_message(r.error()).find("Cannot rename network when in use"), std::string::npos);
+    EXPECT_TRUE(link_exists(net_));
+    // A taken name: 409.
+    r = c.post("/1.0/networks/" + b, json{{"name", net_}});
+    ASSERT_FALSE(r);
+    EXPECT_EQ(apitypes::http_status_of(r.error()), 409);
+    EXPECT_TRUE(link_exists(b));
+    // dnsmasq follows the bridge: nothing under the old name, one under the new.
+    std::string procs = host_output({"ps", "-eo", "args"});
+    EXPECT_EQ(procs.find("networks/" + a + "/"), std::string::npos) << procs;
+    EXPECT_NE(procs.find("networks/" + b + "/"), std::string::npos) << procs;
+    delete_all_and_check_clean();
+    EXPECT_FALSE(link_exists(b));
 }
 
 TEST_F(NetworkFeaturesTest, IsolationDnsmasqAndLxmdRestarts) {
