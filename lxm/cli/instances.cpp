@@ -7,6 +7,7 @@
 #include <iostream>
 #include <iterator>
 #include <sstream>
+#include <utility>
 
 #include "lxm/apitypes/http_error.hpp"
 #include "lxm/base/defer.hpp"
@@ -128,6 +129,12 @@ void add_create(CLI::App& app, Context& ctx, Action& chosen, bool launch) {
     sub->add_option("-s,--storage", o->storage, "Storage pool of the root disk");
     on_run(sub, chosen, [&ctx, o, launch]() -> base::Result<int> {
         const bool* quiet = &o->quiet;
+        if (o->empty && !o->image.empty()) {
+            // `init --empty NAME`: the one positional is the name (CLI11 fills the image first).
+            if (!o->name.empty()) return user_error("--empty creates an instance without an image: lxm init --empty [NAME]");
+            o->name = std::exchange(o->image, std::string());
+            LXM_TRY_VOID(ctx.take_remote(o->name));
+        }
         if (o->image.empty() && !o->empty) return user_error("an image is required (e.g. lxm launch busybox c1)");
         LXM_TRY(auto name, create(ctx, *o, *quiet));
         if (launch) {

@@ -455,6 +455,32 @@ TEST_F(CliE2E, LaunchWithoutNameReportsServerChosenName) {
     EXPECT_EQ(server_->instance("auto-name")["status"], "Running");
 }
 
+TEST_F(CliE2E, InitEmptyTakesTheOnePositionalAsTheName) {
+    auto r = lxm({"init", "--empty", "e1"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.out, "Creating e1\n");
+    auto posts = server_->requests("POST", "/1.0/instances");
+    ASSERT_EQ(posts.size(), 1u);
+    EXPECT_EQ(posts[0].body["name"], "e1");
+    EXPECT_EQ(posts[0].body["source"], json({{"type", "none"}}));
+    EXPECT_EQ(server_->instance("e1")["status"], "Stopped");
+    // The flag after the name, and a local: remote prefix on it, as lxc accepts.
+    ASSERT_EQ(lxm({"init", "local:e2", "--empty"}).rc, 0);
+    posts = server_->requests("POST", "/1.0/instances");
+    ASSERT_EQ(posts.size(), 2u);
+    EXPECT_EQ(posts[1].body["name"], "e2");
+    EXPECT_EQ(posts[1].body["source"]["type"], "none");
+    // No name: the server picks one.
+    auto unnamed = lxm({"init", "--empty"});
+    ASSERT_EQ(unnamed.rc, 0) << unnamed.err;
+    EXPECT_NE(unnamed.out.find("Instance name is: auto-name"), std::string::npos) << unnamed.out;
+    // An image beside --empty is refused before any request.
+    auto both = lxm({"init", "busybox", "e3", "--empty"});
+    EXPECT_EQ(both.rc, 1);
+    EXPECT_NE(both.err.find("--empty creates an instance without an image"), std::string::npos) << both.err;
+    EXPECT_EQ(server_->requests("POST", "/1.0/instances").size(), 3u);
+}
+
 TEST_F(CliE2E, ListFormats) {
     launch("c1");
     ASSERT_EQ(lxm({"init", "busybox", "c2"}).rc, 0);
