@@ -58,14 +58,20 @@ void register_instance_routes(Api& api, DaemonRoutes& ctx) {
             return Response::sync(out);
         }
         LXM_TRY(auto list, inst.list(rec >= 2));
-        json out = json::array();
+        // Serialized one instance at a time straight into the body (no tree of the whole list,
+        // no string per instance): thousands of instances are megabytes.
+        std::string out = "[";
+        out.reserve(list.size() * (rec >= 2 ? 1024 : 768));
+        nlohmann::detail::serializer<json> ser(nlohmann::detail::output_adapter<char>(out), ' ');
         for (const auto& i : list) {
             json j = instance_json(i);
             if (req.filter && !req.filter->matches(j)) continue;
-            if (rec <= 0) out.push_back(req.url(instance_url(i.name)));
-            else out.push_back(std::move(j));
+            if (out.size() > 1) out += ',';
+            if (rec <= 0) ser.dump(json(req.url(instance_url(i.name))), false, false, 0);
+            else ser.dump(j, false, false, 0);
         }
-        return Response::sync(out);
+        out += ']';
+        return Response::sync_dumped(out);
     });
 
     add(api, "POST", "/1.0/instances", [&api, &inst](const Request& req) -> Result<Response> {

@@ -292,6 +292,9 @@ base::Result<Response> parse_answer(const http::response<http::string_body>& res
     if (j.is_discarded() || !j.is_object())
         return apitypes::http_error(static_cast<int>(res.result_int()),
                                     ctx + ": unexpected response (HTTP " + std::to_string(res.result_int()) + ")");
+    // The metadata is moved out, not copied with the envelope (a list is megabytes of nodes).
+    json metadata;
+    if (auto it = j.find("metadata"); it != j.end()) metadata = std::move(*it);
     auto env = apitypes::parse_as<apitypes::Envelope>(j);
     if (!env) return std::unexpected(base::wrap(env.error(), ctx));
     if (env->type == "error") {
@@ -303,7 +306,7 @@ base::Result<Response> parse_answer(const http::response<http::string_body>& res
     out.type = env->type;
     out.status_code = env->status_code;
     out.operation = env->operation;
-    out.metadata = std::move(env->metadata);
+    out.metadata = std::move(metadata);
     if (auto it = res.find(http::field::etag); it != res.end()) {
         std::string e(it->value());
         if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
@@ -343,7 +346,10 @@ base::Result<Client::RawResponse> Client::raw(std::string_view method, std::stri
     LXM_TRY(auto res, impl_->roundtrip(req));
     int status = static_cast<int>(res.result_int());
     std::string ctype(res[http::field::content_type]);
-    if (status >= 400 || ctype.starts_with("application/json")) {
+    // An error envelope is small: a large successful JSON body is data for the caller, who
+    // parses it once (lxm list reads thousands of instances this way).
+    constexpr size_t kEnvelopeMax = 64 * 1024;
+    if (status >= 400 || (ctype.starts_with("application/json") && res.body().size() <= kEnvelopeMax)) {
         json j = json::parse(res.body(), nullptr, false);
         if (j.is_object() && j.value("type", "") == "error") {
             int code = j.value("error_code", 0);

@@ -287,7 +287,7 @@ Result<std::vector<apitypes::Instance>> Instances::list(bool full) {
         l.expanded_devices = expand_devices(dl);
         apitypes::Instance i = to_api(l, states[k]);
         if (full) {
-            i.state = state_of(l, states[k]);
+            i.state = state_of(l, states[k], false);
             auto sn = rows.snapshots.find(l.rec.id);
             i.snapshots = sn == rows.snapshots.end() ? std::vector<apitypes::InstanceSnapshot>{}
                                                      : snapshots_to_api(l, sn->second);
@@ -304,7 +304,7 @@ Result<apitypes::InstanceState> Instances::state(const std::string& name) {
     return state_of(l, ms);
 }
 
-apitypes::InstanceState Instances::state_of(const Loaded& l, const json& ms) const {
+apitypes::InstanceState Instances::state_of(const Loaded& l, const json& ms, bool with_disk) const {
     const std::string& name = l.rec.name;
     apitypes::InstanceState s;
     s.status = ms.value("status", "Stopped");
@@ -320,6 +320,7 @@ apitypes::InstanceState Instances::state_of(const Loaded& l, const json& ms) con
         s.processes = 0;
         s.pid = 0;
     }
+    if (!with_disk) return s;
     // The pool from the row already loaded (pool_of would read the row again: one query per listed instance).
     store::PoolDriver* pool = &state_.pool();
     if (!l.rec.storage_pool.empty())
@@ -828,8 +829,6 @@ Result<void> Instances::unfreeze(const std::string& name) {
 
 Result<runtime::ExecHandle> Instances::exec(const std::string& name, runtime::ExecRequest req, const int stdio[3]) {
     LXM_TRY(Loaded l, load(name));
-    LXM_TRY(json ms, monitor_state(name));
-    if (ms.value("status", "") != "Running") return http_error(400, "Instance is not running");
     if (req.args.empty()) return http_error(400, "No command given");
     std::vector<std::string> env;
     for (const auto& [k, v] : l.expanded_config)
@@ -838,7 +837,10 @@ Result<runtime::ExecHandle> Instances::exec(const std::string& name, runtime::Ex
     req.env = std::move(env);
     LXM_TRY(auto mc, monitor(name));
     if (!mc) return http_error(400, "Instance is not running");
-    return mc->exec(req, stdio);
+    // No separate state request: the monitor itself refuses unless its container runs.
+    auto h = mc->exec(req, stdio);
+    if (!h && h.error().context == "container is not running") return http_error(400, "Instance is not running");
+    return h;
 }
 
 Result<void> Instances::signal_command(const std::string& name, pid_t pid, int sig) {

@@ -177,7 +177,9 @@ private:
     // The monitor states of many instances (same order): only those with a monitor
     // socket are asked, concurrently; the others are {"status": "Stopped"}.
     std::vector<nlohmann::json> monitor_states(const std::vector<std::string>& names);
-    apitypes::InstanceState state_of(const Loaded& inst, const nlohmann::json& monitor_state) const;
+    // with_disk: also the root volume's usage (a walk of its tree on overlay and dir pools; the
+    // list leaves it out, as LXD's does where the pool cannot tell it cheaply).
+    apitypes::InstanceState state_of(const Loaded& inst, const nlohmann::json& monitor_state, bool with_disk = true) const;
     std::vector<apitypes::InstanceSnapshot> snapshots_to_api(const Loaded& inst,
                                                              const std::vector<store::SnapshotRecord>& recs) const;
     // ---- storage (lxm/core/instance_storage.cpp) ----
