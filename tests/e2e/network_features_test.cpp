@@ -10,7 +10,8 @@
 //   - proxy devices with nat=false (lxm-proxy relays): a server bound only to the
 //     container's 127.0.0.1 reachable from the host's 127.0.0.1:PORT; the relay
 //     survives lxmd's kill -9 and is adopted (same pid) by the next lxmd, a killed
-//     relay is started again, removing the device or stopping the instance ends it;
+//     relay is started again, tcp on the host reaches a unix socket inside (the
+//     container's mount namespace), removing the device or stopping the instance ends it;
 //   - two networks isolate their containers (a TCP connect that times out where the
 //     host gets an answer) unless one lists the other in routed.networks;
 //   - dnsmasq killed: it comes back with the leases; lxmd stopped (SIGTERM) and
@@ -432,6 +433,22 @@ TEST_F(NetworkFeaturesTest, RelayProxyToContainerLoopback) {
     ASSERT_TRUE(rec);
     EXPECT_NE(rec->pid, relay_pid);
 
+    // tcp on the host -> a unix socket inside: the relay resolves the path in the
+    // container's mount namespace.
+    ASSERT_EQ(exec_code(c, s, {"systemd-run", "--unit", "lxmt-unix-srv", "systemd-socket-activate", "-l",
+                               "/run/lxmt-relay.sock", "-a", "--inetd", "echo", "hello-" + s}),
+              0);
+    const int uport = port + 2;
+    cur = c.get("/1.0/instances/" + s);
+    ASSERT_TRUE(cur);
+    w = {{"config", (*cur)["config"]}, {"devices", (*cur)["devices"]}, {"profiles", (*cur)["profiles"]}};
+    w["devices"]["tounix"] = {{"type", "proxy"}, {"listen", "tcp:127.0.0.1:" + std::to_string(uport)},
+                              {"connect", "unix:/run/lxmt-relay.sock"}};
+    ASSERT_EQ(put_wait(w), "");
+    EXPECT_EQ(fetch_until(uport), hello) << d_.log();
+    auto urec = relay_of(d_, s, "tounix");
+    ASSERT_TRUE(urec);
+
     // Removing the device ends its relay at once; adding it back starts one.
     pid_t p2 = rec->pid;
     cur = c.get("/1.0/instances/" + s);
@@ -452,7 +469,9 @@ TEST_F(NetworkFeaturesTest, RelayProxyToContainerLoopback) {
     pid_t p3 = rec->pid;
     ASSERT_EQ(change_state(c, s, "stop", true), "");
     EXPECT_TRUE(wait_gone(p3, 3000));
+    EXPECT_TRUE(wait_gone(urec->pid, 3000));
     EXPECT_FALSE(relay_of(d_, s, "web"));
+    EXPECT_FALSE(relay_of(d_, s, "tounix"));
     EXPECT_EQ(host_fetch("127.0.0.1", port, 1000), "refused");
 
     delete_all_and_check_clean();
