@@ -45,17 +45,54 @@ struct WebSocketConn::Impl {
     beast::flat_buffer buf;
     bool closed = false;
     std::atomic<bool> interrupted{false};
+    std::chrono::milliseconds timeout{0};
 };
+
+namespace {
+// One asynchronous websocket operation run on impl.io for at most impl.timeout. On expiry
+// the socket is closed (the operation then completes with an error, awaited here) and the
+// connection is given up: timed_out.
+template <class Start>
+boost::system::error_code run_bounded(WebSocketConn::Impl& impl, Start&& start) {
+    boost::system::error_code result;
+    bool done = false;
+    impl.io.restart();
+    start([&result, &done](boost::system::error_code ec, auto&&...) {
+        result = ec;
+        done = true;
+    });
+    impl.io.run_for(impl.timeout);
+    if (done) return result;
+    boost::system::error_code ec;
+    impl.ws->next_layer().close(ec);
+    impl.closed = true;
+    impl.io.restart();
+    impl.io.run_for(std::chrono::seconds(10));
+    return asio::error::timed_out;
+}
+}  // namespace
 
 WebSocketConn::WebSocketConn(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 WebSocketConn::WebSocketConn(WebSocketConn&&) noexcept = default;
 WebSocketConn& WebSocketConn::operator=(WebSocketConn&&) noexcept = default;
 WebSocketConn::~WebSocketConn() { close(); }
 
+void WebSocketConn::set_timeout(std::chrono::milliseconds t) {
+    if (impl_) impl_->timeout = t;
+}
+
 base::Result<WsFrame> WebSocketConn::read() {
     boost::system::error_code ec;
     impl_->buf.clear();
-    impl_->ws->read(impl_->buf, ec);
+    if (impl_->timeout.count() > 0) {
+        if (impl_->closed) return base::make_error(std::errc::not_connected, "websocket closed");
+        ec = run_bounded(*impl_, [this](auto h) { impl_->ws->async_read(impl_->buf, std::move(h)); });
+        if (ec == asio::error::timed_out)
+            return base::make_error(std::errc::timed_out, "websocket read: nothing received for " +
+                                                              std::to_string(impl_->timeout.count() / 1000) + " s");
+    } else {
+        impl_->ws->read(impl_->buf, ec);
+    }
     if (ec == beast::websocket::error::closed) {
         impl_->closed = true;
         return base::make_error(std::errc::not_connected, "websocket closed");
@@ -67,7 +104,15 @@ base::Result<WsFrame> WebSocketConn::read() {
 base::Result<void> WebSocketConn::write(const WsFrame& f) {
     boost::system::error_code ec;
     impl_->ws->binary(f.binary);
-    impl_->ws->write(asio::buffer(f.data), ec);
+    if (impl_->timeout.count() > 0) {
+        if (impl_->closed) return base::make_error(std::errc::not_connected, "websocket closed");
+        ec = run_bounded(*impl_, [this, &f](auto h) { impl_->ws->async_write(asio::buffer(f.data), std::move(h)); });
+        if (ec == asio::error::timed_out)
+            return base::make_error(std::errc::timed_out, "websocket write: the peer took nothing for " +
+                                                              std::to_string(impl_->timeout.count() / 1000) + " s");
+    } else {
+        impl_->ws->write(asio::buffer(f.data), ec);
+    }
     if (ec) return std::unexpected(sys_error(ec, "websocket write"));
     return {};
 }
@@ -76,7 +121,15 @@ void WebSocketConn::close() {
     if (!impl_ || impl_->closed || !impl_->ws) return;
     impl_->closed = true;
     boost::system::error_code ec;
-    if (impl_->ws->is_open()) impl_->ws->close(beast::websocket::close_code::normal, ec);
+    if (impl_->ws->is_open()) {
+        if (impl_->timeout.count() > 0) {
+            ec = run_bounded(*impl_, [this](auto h) {
+                impl_->ws->async_close(beast::websocket::close_code::normal, std::move(h));
+            });
+        } else {
+            impl_->ws->close(beast::websocket::close_code::normal, ec);
+        }
+    }
     impl_->ws->next_layer().close(ec);
 }
 

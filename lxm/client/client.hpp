@@ -8,6 +8,7 @@
 // text to show. Transport failures are ordinary system errors.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -58,6 +59,11 @@ public:
     base::Result<void> write_binary(std::string_view s) { return write(WsFrame{true, std::string(s)}); }
     // Close handshake (idempotent).
     void close();
+    // Bound read(), write() and close(): each gives up after `t` without completing
+    // (errc::timed_out), and the connection is then dropped without a close handshake
+    // (a peer behind a cut link never answers one). 0 (the default) = wait forever.
+    // Migration streams use it to notice a dead peer.
+    void set_timeout(std::chrono::milliseconds t);
 
     // Mirror a stream (exec stdio, console): frames from the server go to out_fd (discarded if
     // out_fd < 0); bytes read from in_fd (if >= 0) go to the server as binary frames, and an

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "lxm/apitypes/http_error.hpp"
@@ -22,6 +25,67 @@ namespace lxm::core {
 using apitypes::http_error;
 using base::Result;
 using nlohmann::json;
+
+namespace {
+
+// Calls beat() every `period` on a thread of its own until destroyed.
+class Heartbeat {
+public:
+    Heartbeat(std::chrono::milliseconds period, std::function<void()> beat) {
+        if (!beat) return;
+        thread_ = std::thread([this, period, beat = std::move(beat)] {
+            std::unique_lock lk(mu_);
+            while (!cv_.wait_for(lk, period, [this] { return stop_; })) {
+                lk.unlock();
+                beat();
+                lk.lock();
+            }
+        });
+    }
+    ~Heartbeat() {
+        {
+            std::lock_guard lk(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+    Heartbeat(const Heartbeat&) = delete;
+    Heartbeat& operator=(const Heartbeat&) = delete;
+
+private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+std::chrono::milliseconds beat_period() { return std::max(Migration::idle_timeout() / 4, std::chrono::milliseconds(200)); }
+
+// The next control message that is not a keepalive.
+Result<json> recv_answer(const MigrationChannels& ch) {
+    for (;;) {
+        LXM_TRY(json m, ch.recv_control());
+        if (!(m.is_object() && m.value("keepalive", false))) return m;
+    }
+}
+
+}  // namespace
+
+std::chrono::milliseconds Migration::idle_timeout() {
+    static const std::chrono::milliseconds t = [] {
+        const char* v = std::getenv("LXM_MIGRATION_TIMEOUT");
+        if (v && *v) {
+            char* end = nullptr;
+            double s = std::strtod(v, &end);
+            if (end && *end == '\0' && s > 0 && s < 86400)
+                return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+            LXM_WARN("LXM_MIGRATION_TIMEOUT={}: not a number of seconds; using 60", v);
+        }
+        return std::chrono::milliseconds(60000);
+    }();
+    return t;
+}
 
 Migration::Migration(DaemonState& state, Instances& instances, Backups& backups)
     : state_(state), instances_(instances), backups_(backups) {}
@@ -57,9 +121,13 @@ Result<void> Migration::check_source(const std::string& name, bool live) {
     return {};
 }
 
-Result<void> Migration::check_target(const std::string& name) {
+Result<void> Migration::check_target(const std::string& name, bool refresh) {
     LXM_TRY_VOID(validate_instance_name(name));
-    if (instances_.get(name)) return http_error(409, "Instance \"" + name + "\" already exists");
+    if (!instances_.get(name)) return {};
+    if (!refresh) return http_error(409, "Instance \"" + name + "\" already exists");
+    LXM_TRY(auto st, instances_.state(name));
+    if (st.status != "Stopped")
+        return http_error(400, "Cannot refresh \"" + name + "\" while it is " + st.status + ": stop it first");
     return {};
 }
 
@@ -73,19 +141,26 @@ Result<void> Migration::send(const std::string& name, const MigrationSendOptions
         for (const auto& h : hello["have"])
             if (h.is_string()) have.push_back(h.get<std::string>());
     std::vector<std::string> snaps;
+    std::vector<store::SnapshotRecord> all;
     if (!opts.instance_only) {
-        LXM_TRY(auto all, instances_.snapshots(name));
-        for (const auto& s : all) {
-            std::string sn = s.name.substr(s.name.rfind('/') + 1);
-            if (std::find(have.begin(), have.end(), sn) == have.end()) snaps.push_back(sn);
-        }
+        LXM_TRY(auto recs, state_.store().read(
+                               [&](store::Transaction& tx) { return store::list_snapshots(tx, "default", name); }));
+        all = std::move(recs);
+        for (const auto& s : all)
+            if (std::find(have.begin(), have.end(), s.name) == have.end()) snaps.push_back(s.name);
     }
+    LXM_TRY_VOID(base::wrap(ch.send_control(json{{"snapshots", snapshot_offer(all)}, {"instance_only", opts.instance_only}}),
+                            "migration control"));
     const std::string pool_snap = "migration " + (opts.id.empty() ? std::string("x") : opts.id.substr(0, 36));
-    LXM_TRY_VOID(backups_.take_pool_snapshot(name, pool_snap));
-    base::Defer drop([&] {
+    {
+        Heartbeat hb(beat_period(), ch.send_keepalive);  // the target waits on fs meanwhile
+        LXM_TRY_VOID(backups_.take_pool_snapshot(name, pool_snap));
+    }
+    auto drop_snapshot = [&] {
         if (auto r = backups_.drop_pool_snapshot(name, pool_snap); !r)
             LXM_WARN("migration of {}: dropping its temporary snapshot: {}", name, r.error().message());
-    });
+    };
+    base::Defer drop(drop_snapshot);
     if (progress) progress({{"progress", "sending"}});
     auto t0 = std::chrono::steady_clock::now();
     uint64_t sent = 0;
@@ -98,10 +173,14 @@ Result<void> Migration::send(const std::string& name, const MigrationSendOptions
     LXM_TRY_VOID(base::wrap(backups_.write_instance_tar(name, pool_snap, snaps, tar), "migration stream"));
     LXM_TRY_VOID(base::wrap(tar.close(), "migration stream"));
     LXM_TRY_VOID(base::wrap(ch.send_data(""), "migration stream end"));
+    // Everything was read from the snapshot: it goes now, before the target confirms, so a
+    // client that deletes the source as soon as the target is done (lxc move) finds it gone.
+    drop.cancel();
+    drop_snapshot();
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     LXM_INFO("migration of {}: sent {} snapshots, {} bytes of files as {} bytes in {:.2f} s", name, snaps.size(),
              tar.bytes_in(), sent, secs);
-    LXM_TRY(json done, base::wrap(ch.recv_control(), "waiting for the target's confirmation"));
+    LXM_TRY(json done, base::wrap(recv_answer(ch), "waiting for the target's confirmation"));
     if (!done.is_object() || !done.value("success", false))
         return base::make_error(std::errc::io_error,
                                 "the target failed: " + (done.is_object() ? done.value("message", std::string("?")) : "?"));
@@ -115,10 +194,25 @@ Result<void> Migration::receive(const MigrationReceiveOptions& opts, const Migra
         return std::unexpected(e);
     };
     LXM_TRY_VOID(validate_instance_name(opts.name));
-    if (instances_.get(opts.name)) return fail(apitypes::http_error(409, "Instance \"" + opts.name + "\" already exists").error());
+    if (auto r = check_target(opts.name, opts.refresh); !r) return fail(r.error());
+    const bool existing = bool(instances_.get(opts.name));  // refresh of an instance we have
     std::string pool_name = opts.pool.empty() ? state_.pool_name() : opts.pool;
-    LXM_TRY(store::PoolDriver * pool, state_.pool(pool_name));
-    LXM_TRY_VOID(ch.send_control(json{{"refresh", false}, {"have", json::array()}}));
+    json have = json::array();
+    if (existing) {
+        auto rec = state_.store().read([&](store::Transaction& tx) { return store::get_instance(tx, "default", opts.name); });
+        if (!rec) return fail(rec.error());
+        pool_name = rec->storage_pool;
+        auto snaps = state_.store().read(
+            [&](store::Transaction& tx) { return store::list_snapshots(tx, "default", opts.name); });
+        if (!snaps) return fail(snaps.error());
+        for (const auto& s : *snaps) have.push_back(s.name);
+    }
+    auto pool_r = state_.pool(pool_name);
+    if (!pool_r) return fail(pool_r.error());
+    store::PoolDriver* pool = *pool_r;
+    LXM_TRY_VOID(ch.send_control(json{{"refresh", existing}, {"have", have}}));
+    auto offer = recv_answer(ch);
+    if (!offer) return fail(base::wrap(offer.error(), "migration control"));
 
     auto tmp = store::poolfs::make_temp_dir(pool->path(), "migrate");
     if (!tmp) return fail(tmp.error());
@@ -157,9 +251,23 @@ Result<void> Migration::receive(const MigrationReceiveOptions& opts, const Migra
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     LXM_INFO("migration into {}: received {} bytes in {:.2f} s ({} entries)", opts.name, got, secs, unpacked->entries);
     if (progress) progress({{"progress", "creating"}});
-    auto made = backups_.import_unpacked(*tmp, opts.name, pool_name, progress);
+    Result<std::string> made = [&]() -> Result<std::string> {
+        Heartbeat hb(beat_period(), ch.send_keepalive);  // the source waits on control meanwhile
+        if (existing) {
+            LXM_TRY_VOID(refresh_existing(opts.name, *tmp, *offer, progress));
+            return Result<std::string>(opts.name);
+        }
+        return backups_.import_unpacked(*tmp, opts.name, pool_name, progress);
+    }();
     if (!made) return fail(made.error());
-    LXM_TRY_VOID(base::wrap(ch.send_control(json{{"success", true}}), "confirming to the source"));
+    if (auto r = ch.send_control(json{{"success", true}}); !r) {
+        // The source cannot learn that the copy exists, so it keeps its instance (a move does not
+        // delete it): a new copy here goes again rather than leave two of them.
+        if (!existing)
+            if (auto d = instances_.remove(opts.name); !d)
+                LXM_WARN("migration into {}: removing the unconfirmed copy: {}", opts.name, d.error().message());
+        return std::unexpected(base::wrap(r.error(), "confirming to the source"));
+    }
     return {};
 }
 

@@ -2,7 +2,9 @@
 // (a source operation with websocket secrets `control` and `fs`; the target dials them)
 // carrying lxm's own stream, not LXD's protobuf + rsync:
 //
-//   target → control  {"refresh": false, "have": [snapshots it already holds]}
+//   target → control  {"refresh": <it has the instance already>, "have": [its snapshots]}
+//   source → control  {"snapshots": [all its snapshots: name, created_at, config, ...],
+//                      "instance_only": bool}
 //   source → fs       a tarball (zstd) in the backup layout (lxm/core/backups.hpp):
 //                     backup/index.yaml (config, devices, profiles, snapshot list with
 //                     their config), the missing snapshots oldest first, then the root
@@ -11,6 +13,10 @@
 //   target → control  {"success": true} once the instance exists (row committed), or
 //                     {"success": false, "message": "..."}
 //
+// Refresh (`--refresh`, LXD's source.refresh): the target already has the instance (stopped);
+// it gets the snapshots it lacks and the current root (lxm/core/migration_refresh.cpp), and
+// drops the snapshots the source no longer has. A target without the instance gets a copy.
+//
 // Atomicity: the target unpacks under its pool's tmp/ and creates the instance with
 // Instances::create_from_trees (row with a creating marker, committed last); the source
 // changes nothing but a temporary pool snapshot, dropped whatever happens. A cut
@@ -18,10 +24,18 @@
 // has nothing (tmp/ is emptied when a pool opens). `move` deletes the source only after
 // the target confirmed (the client does it after both operations succeeded).
 //
+// Dead peers: every read and write on the two streams gives up after idle_timeout()
+// without progress (a cut link, a peer that hangs): the side that notices fails, drops
+// both streams and undoes its part (source: its temporary snapshot; target: tmp/), so the
+// other side notices too. Phases with no traffic send keepalives so that they do not look
+// dead: the source sends empty binary frames on fs while it snapshots, the target sends
+// {"keepalive": true} on control while it creates the instance.
+//
 // Live migration needs CRIU; check_live() runs `criu check` and refuses with its output
 // when CRIU cannot work on this host (e.g. kernel 6.18 with CRIU 3.17: vDSO layout).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -32,6 +46,7 @@
 #include "lxm/core/backups.hpp"
 #include "lxm/core/daemon_state.hpp"
 #include "lxm/core/instances.hpp"
+#include "store/snapshots.hpp"
 
 namespace lxm::core {
 
@@ -43,6 +58,10 @@ struct MigrationChannels {
     std::function<base::Result<std::optional<std::string>>()> recv_data{};
     std::function<base::Result<void>(const nlohmann::json&)> send_control{};
     std::function<base::Result<nlohmann::json>()> recv_control{};
+    // A keepalive the peer skips (fs: an empty binary frame from the source; control:
+    // keepalive_message() from the target). Best effort, callable from another thread while
+    // the caller's own thread does not use that stream.
+    std::function<void()> send_keepalive{};
 };
 
 struct MigrationSendOptions {
@@ -53,6 +72,7 @@ struct MigrationSendOptions {
 struct MigrationReceiveOptions {
     std::string name;  // the new instance
     std::string pool;  // "" = from the instance's root disk / default
+    bool refresh = false;  // an existing instance of that name is refreshed
 };
 
 class Migration {
@@ -61,10 +81,14 @@ public:
 
     // 404 for no instance; live: 400 with the reason when CRIU cannot checkpoint here.
     base::Result<void> check_source(const std::string& name, bool live);
-    // 400 for a bad name, 409 when the instance exists.
-    base::Result<void> check_target(const std::string& name);
+    // 400 for a bad name, 409 when the instance exists (refresh: 400 when it runs).
+    base::Result<void> check_target(const std::string& name, bool refresh = false);
     // `criu check` on this host: "" when usable, else its output (the reason).
     static std::string criu_problem();
+    // How long a stream may go without progress: LXM_MIGRATION_TIMEOUT (seconds) in lxmd's
+    // environment, else 60 s.
+    static std::chrono::milliseconds idle_timeout();
+    static nlohmann::json keepalive_message() { return {{"keepalive", true}}; }
 
     base::Result<void> send(const std::string& name, const MigrationSendOptions& opts, const MigrationChannels& ch,
                             const Progress& progress);
@@ -72,6 +96,10 @@ public:
                                const Progress& progress);
 
 private:
+    static nlohmann::json snapshot_offer(const std::vector<store::SnapshotRecord>& recs);
+    base::Result<void> refresh_existing(const std::string& name, const std::string& dir, const nlohmann::json& offer,
+                                        const Progress& progress);
+
     DaemonState& state_;
     Instances& instances_;
     Backups& backups_;

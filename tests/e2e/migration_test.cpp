@@ -6,10 +6,20 @@
 //     moved container boots;
 //   - the target lxmd killed halfway through a move: the move fails, the source is
 //     unchanged and starts, the target (restarted) has no instance and nothing in tmp/;
+//   - the target's link cut halfway through a move (its veth down): both daemons give the
+//     streams up after LXM_MIGRATION_TIMEOUT (8 s here) without progress and keep serving;
+//     the source is unchanged and starts, the target has no row, volume or tmp/ entry; once
+//     the link is back the move has failed and a new copy succeeds;
+//   - the real LXD client (`lxc` 5.0) with both hosts as remotes (join tokens): lxc copy and
+//     lxc move of a stopped Debian 12 container with two snapshots; the moved one boots to
+//     running on the target;
+//   - lxm copy --refresh: an existing copy gets the snapshot it lacks and the current root,
+//     loses the snapshot the source no longer has, and keeps its own config;
 //   - --live on this host: the clear CRIU error, the source keeps running.
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -29,6 +39,8 @@ extern char** environ;
 namespace lxm::test {
 namespace {
 
+constexpr int kStreamTimeout = 8;  // seconds without progress before a migration stream is given up
+
 class Migration : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -37,6 +49,7 @@ protected:
         if (cached_rootfs("busybox", &why).empty()) GTEST_SKIP() << "busybox rootfs unavailable: " << why;
         if (::access(bin("lxm").c_str(), X_OK) != 0) GTEST_SKIP() << "no lxm binary at " << bin("lxm");
         ASSERT_TRUE(hosts_.setup(&why)) << why;
+        hosts_.add_env("LXM_MIGRATION_TIMEOUT=" + std::to_string(kStreamTimeout));
         for (int i = 0; i < 2; ++i) {
             ASSERT_TRUE(hosts_.start(i, &why)) << why;
             auto c = client::Client::connect_unix(hosts_.host(i).socket());
@@ -71,6 +84,23 @@ protected:
         if (!op) return apitypes::user_message(op.error());
         return {};
     }
+    // The real LXD client with its own config dir (remotes lxm0, lxm1); no proxies.
+    CmdResult lxc(const std::string& args) {
+        return sh("env -u LXD_SOCKET -u LXD_DIR -u https_proxy -u HTTPS_PROXY -u http_proxy -u HTTP_PROXY NO_PROXY=" +
+                  hosts_.host(0).address + "," + hosts_.host(1).address + " HOME=" + conf_.path() + " LXD_CONF=" +
+                  conf_.path() + "/lxc timeout 300 lxc " + args);
+    }
+    // lxc's remotes lxm0 and lxm1, each added with a join token of its host.
+    void add_lxc_remotes() {
+        for (int i = 0; i < 2; ++i) {
+            CmdResult t = lxm_on(i, "config trust add --name lxc-migtest");
+            ASSERT_EQ(t.code, 0) << t.out;
+            std::string token = t.out.substr(t.out.find_last_of('\n', t.out.size() - 2) + 1);
+            while (!token.empty() && token.back() == '\n') token.pop_back();
+            CmdResult a = lxc("remote add lxm" + std::to_string(i) + " " + token);
+            ASSERT_EQ(a.code, 0) << a.out << hosts_.log(i);
+        }
+    }
     std::vector<std::string> snapshot_names(int i, const std::string& n) {
         std::vector<std::string> out;
         auto r = c_[i]->get("/1.0/instances/" + n + "/snapshots?recursion=1");
@@ -79,6 +109,38 @@ protected:
         return out;
     }
     bool exists(int i, const std::string& n) { return bool(c_[i]->get("/1.0/instances/" + n)); }
+    // Migration operations (source or target side) still running on host i; -1 if it does not answer.
+    int running_migrations(int i) {
+        auto r = c_[i]->get("/1.0/operations?recursion=1");
+        if (!r) return -1;
+        int n = 0;
+        if (r->contains("running"))
+            for (const auto& op : (*r)["running"]) {
+                std::string d = op.value("description", "");
+                if (d == "Migrating instance" || d == "Creating instance") ++n;
+            }
+        return n;
+    }
+    // `lxm move h0:n h1:` in the background (output in move.out); its pid.
+    pid_t start_move(const std::string& n) {
+        std::string cmd = "LXM_DIR=" + hosts_.host(0).state + " LXM_CONF=" + conf_.path() + " timeout 300 " +
+                          bin("lxm") + " move h0:" + n + " h1: > " + conf_.path() + "/move.out 2>&1";
+        pid_t mover = ::fork();
+        if (mover == 0) {
+            ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+            ::_exit(127);
+        }
+        return mover;
+    }
+    // Wait until host 1 unpacks a migration stream under its pool's tmp/.
+    bool wait_receiving() {
+        for (int i = 0; i < 600; ++i) {
+            for (const auto& e : entries(pool(1) + "/tmp"))
+                if (e.starts_with("migrate-") && !entries(pool(1) + "/tmp/" + e).empty()) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return false;
+    }
     std::string pool(int i) { return hosts_.host(i).state + "/storage-pools/default"; }
 
     // A stopped busybox with /root/f = one (s1), two (s2), three (now); extra_mb of random data.
@@ -146,20 +208,8 @@ TEST_F(Migration, KilledTargetLeavesSourceIntactAndNothingOnTarget) {
     std::string n = Lxmd::name("migk");
     make_source(n, 300);
     // The move in the background; kill the target once it is receiving.
-    std::string cmd = "LXM_DIR=" + hosts_.host(0).state + " LXM_CONF=" + conf_.path() + " " + bin("lxm") + " move h0:" +
-                      n + " h1: > " + conf_.path() + "/move.out 2>&1";
-    pid_t mover = ::fork();
-    if (mover == 0) {
-        ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-        ::_exit(127);
-    }
-    bool receiving = false;
-    for (int i = 0; i < 600 && !receiving; ++i) {
-        for (const auto& e : entries(pool(1) + "/tmp"))
-            if (e.starts_with("migrate-") && !entries(pool(1) + "/tmp/" + e).empty()) receiving = true;
-        if (!receiving) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    EXPECT_TRUE(receiving) << hosts_.log(1);
+    pid_t mover = start_move(n);
+    EXPECT_TRUE(wait_receiving()) << hosts_.log(1);
     hosts_.stop(1, SIGKILL);
     int st = 0;
     while (::waitpid(mover, &st, 0) < 0 && errno == EINTR) {
@@ -191,6 +241,206 @@ TEST_F(Migration, KilledTargetLeavesSourceIntactAndNothingOnTarget) {
     EXPECT_TRUE(list->empty()) << list->dump();
 
     ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
+    EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n), "");
+}
+
+TEST_F(Migration, CutLinkHalfwayLeavesSourceIntactAndNothingOnTarget) {
+    std::string n = Lxmd::name("migc");
+    make_source(n, 300);
+    pid_t mover = start_move(n);
+    bool receiving = wait_receiving();
+    // The cable is pulled: the target's veth goes down (the test bridge's own link).
+    ASSERT_TRUE(hosts_.link(1, false));
+    EXPECT_TRUE(receiving) << hosts_.log(1);
+    auto t0 = std::chrono::steady_clock::now();
+
+    // Both daemons give the migration up on their own, and answer meanwhile (unix sockets).
+    bool settled = false;
+    while (!settled && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(6 * kStreamTimeout)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        int a = running_migrations(0), b = running_migrations(1);
+        ASSERT_GE(a, 0) << "host 0 stopped answering" << hosts_.log(0);
+        ASSERT_GE(b, 0) << "host 1 stopped answering" << hosts_.log(1);
+        settled = a == 0 && b == 0;
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_TRUE(settled) << "migration operations still running " << secs << " s after the cut\n"
+                         << hosts_.log(0) << hosts_.log(1);
+    std::printf("both sides gave the migration up %.1f s after the cut (timeout %d s)\n", secs, kStreamTimeout);
+
+    // The target: nothing half-made.
+    EXPECT_FALSE(exists(1, n));
+    EXPECT_FALSE(base::path_exists(pool(1) + "/containers/" + n));
+    EXPECT_EQ(entries(pool(1) + "/tmp"), std::vector<std::string>{});
+    auto list = c_[1]->get("/1.0/instances");
+    ASSERT_TRUE(list);
+    EXPECT_TRUE(list->empty()) << list->dump();
+    // The source: as it was (no temporary snapshot left), still stopped.
+    ASSERT_TRUE(exists(0, n));
+    EXPECT_EQ(snapshot_names(0, n), (std::vector<std::string>{"s1", "s2"}));
+    EXPECT_EQ(entries(pool(0) + "/containers/" + n + "/snapshots"), (std::vector<std::string>{"s1", "s2"}));
+    auto inst = c_[0]->get("/1.0/instances/" + n);
+    ASSERT_TRUE(inst);
+    EXPECT_EQ((*inst)["status"], "Stopped");
+
+    // The link comes back: the client learns that the move failed and deletes nothing.
+    ASSERT_TRUE(hosts_.link(1, true));
+    int st = 0;
+    while (::waitpid(mover, &st, 0) < 0 && errno == EINTR) {
+    }
+    std::string out = base::read_file(conf_.path() + "/move.out").value_or("");
+    EXPECT_FALSE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
+    std::printf("lxm move: %s\n", out.c_str());
+    ASSERT_TRUE(exists(0, n)) << out;
+    ASSERT_EQ(change_state(*c_[0], n, "start"), "") << hosts_.log(0);
+    EXPECT_EQ(exec_code(*c_[0], n, {"sh", "-c", "test \"$(cat /root/f)\" = three && test -s /root/big"}), 0);
+    ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
+
+    // Both still serve each other: the same copy now goes through.
+    CmdResult r = lxm("copy h0:" + n + " h1:" + n);
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    EXPECT_EQ(snapshot_names(1, n), (std::vector<std::string>{"s1", "s2"}));
+    EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + n), "");
+    EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n), "");
+}
+
+TEST_F(Migration, LxcCopyAndMoveDebianBetweenLxmHosts) {
+    if (sh("command -v lxc").code != 0) GTEST_SKIP() << "lxc (package lxd-client) is not installed";
+    std::string why;
+    if (cached_rootfs("debian-12", &why).empty()) GTEST_SKIP() << "debian-12 rootfs unavailable: " << why;
+    add_lxc_remotes();
+    if (HasFatalFailure()) return;
+    // A Debian 12 container on host 0: /root/f = one (s1), two (s2), three (now); stopped.
+    std::string n = Lxmd::name("lxcm");
+    json body{{"name", n}, {"source", {{"type", "image"}, {"alias", "debian/12"}}}};
+    ASSERT_EQ(async(0, "POST", "/1.0/instances", body), "") << hosts_.log(0);
+    ASSERT_EQ(change_state(*c_[0], n, "start"), "") << hosts_.log(0);
+    for (const char* step : {"one", "two"}) {
+        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", std::string("echo ") + step + " > /root/f"}), 0);
+        std::string snap = std::string(step) == "one" ? "s1" : "s2";
+        ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", snap}}), "");
+    }
+    ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo three > /root/f"}), 0);
+    ASSERT_TRUE(c_[0]->patch("/1.0/instances/" + n, json{{"config", {{"user.note", "from-lxc"}}}}));
+    ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
+
+    // lxc copy (pull mode, lxc's default: the target lxmd dials the source's operation).
+    CmdResult r = lxc("copy lxm0:" + n + " lxm1:" + n + "-c");
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    const std::string c = n + "-c";
+    EXPECT_EQ(snapshot_names(1, c), (std::vector<std::string>{"s1", "s2"}));
+    auto inst = c_[1]->get("/1.0/instances/" + c);
+    ASSERT_TRUE(inst);
+    EXPECT_EQ((*inst)["config"].value("user.note", ""), "from-lxc");
+    EXPECT_TRUE(exists(0, n));
+    EXPECT_EQ(entries(pool(1) + "/tmp"), std::vector<std::string>{});
+    r = lxc("list lxm1: --format csv -c ns");
+    EXPECT_NE(r.out.find(c + ",STOPPED"), std::string::npos) << r.out;
+
+    // lxc move: the source goes once the target has it; the moved one boots to running.
+    r = lxc("move lxm0:" + n + " lxm1:");
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    EXPECT_FALSE(exists(0, n));
+    EXPECT_FALSE(base::path_exists(pool(0) + "/containers/" + n));
+    ASSERT_TRUE(exists(1, n));
+    EXPECT_EQ(snapshot_names(1, n), (std::vector<std::string>{"s1", "s2"}));
+    r = lxc("start lxm1:" + n);
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(1);
+    EXPECT_EQ(exec_code(*c_[1], n,
+                        {"sh", "-c",
+                         "for i in $(seq 300); do [ -S /run/systemd/private ] && break; sleep 0.1; done; "
+                         "timeout 120 systemctl is-system-running --wait"}),
+              0)
+        << "systemd did not reach running on the target";
+    r = lxc("exec lxm1:" + n + " -- cat /root/f");
+    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("three"), std::string::npos) << r.out;
+    r = lxc("list lxm1: --format csv -c ns");
+    EXPECT_NE(r.out.find(n + ",RUNNING"), std::string::npos) << r.out;
+    r = lxc("restore lxm1:" + n + " s1");
+    EXPECT_EQ(r.code, 0) << r.out;
+    r = lxc("exec lxm1:" + n + " -- cat /root/f");
+    EXPECT_NE(r.out.find("one"), std::string::npos) << r.out;
+
+    for (const auto& x : {n, c}) {
+        r = lxc("delete --force lxm1:" + x);
+        EXPECT_EQ(r.code, 0) << r.out;
+    }
+}
+
+TEST_F(Migration, RefreshSendsOnlyMissingSnapshotsAndTheRoot) {
+    std::string n = Lxmd::name("migr");
+    make_source(n);
+    CmdResult r = lxm("copy h0:" + n + " h1:" + n);
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    ASSERT_TRUE(c_[1]->patch("/1.0/instances/" + n, json{{"config", {{"user.target", "kept"}}}}));
+
+    // The source moves on: s1 goes, s3 comes, the root changes again.
+    ASSERT_EQ(change_state(*c_[0], n, "start"), "");
+    ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo four > /root/f && echo x > /root/gone"}), 0);
+    ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s3"}}), "");
+    ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo five > /root/f && rm /root/gone && touch /root/new"}), 0);
+    ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
+    ASSERT_EQ(async(0, "DELETE", "/1.0/instances/" + n + "/snapshots/s1"), "");
+
+    // Without --refresh the target refuses; with it, the copy catches up.
+    r = lxm("copy h0:" + n + " h1:" + n);
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.out.find("already exists"), std::string::npos) << r.out;
+    struct stat before {};
+    ASSERT_EQ(::stat((pool(1) + "/containers/" + n + "/snapshots/s2").c_str(), &before), 0);
+    r = lxm("copy --refresh h0:" + n + " h1:" + n);
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    // s2 stayed as it was (the same directory): only s3 and the root travelled.
+    struct stat after {};
+    ASSERT_EQ(::stat((pool(1) + "/containers/" + n + "/snapshots/s2").c_str(), &after), 0);
+    EXPECT_EQ(before.st_ino, after.st_ino);
+    EXPECT_EQ(snapshot_names(1, n), (std::vector<std::string>{"s2", "s3"}));
+    EXPECT_EQ(entries(pool(1) + "/containers/" + n + "/snapshots"), (std::vector<std::string>{"s2", "s3"}));
+    EXPECT_EQ(entries(pool(1) + "/tmp"), std::vector<std::string>{});
+    auto inst = c_[1]->get("/1.0/instances/" + n);
+    ASSERT_TRUE(inst);
+    EXPECT_EQ((*inst)["config"].value("user.target", ""), "kept");
+    ASSERT_EQ(change_state(*c_[1], n, "start"), "") << hosts_.log(1);
+    EXPECT_EQ(exec_code(*c_[1], n,
+                        {"sh", "-c",
+                         "test \"$(cat /root/f)\" = five && test -e /root/new && test ! -e /root/gone && "
+                         "test \"$(stat -c %u /root/f)\" = 1000"}),
+              0);
+    // A running target is refused, and keeps running.
+    r = lxm("copy --refresh h0:" + n + " h1:" + n);
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.out.find("stop it first"), std::string::npos) << r.out;
+    ASSERT_EQ(change_state(*c_[1], n, "stop", true), "");
+    ASSERT_EQ(async(1, "PUT", "/1.0/instances/" + n, json{{"restore", "s3"}}), "");
+    ASSERT_EQ(change_state(*c_[1], n, "start"), "");
+    EXPECT_EQ(exec_code(*c_[1], n, {"sh", "-c", "test \"$(cat /root/f)\" = four"}), 0);
+    ASSERT_EQ(change_state(*c_[1], n, "stop", true), "");
+    EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + n), "");
+    EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n), "");
+}
+
+TEST_F(Migration, LxcPushAndRelayModes) {
+    if (sh("command -v lxc").code != 0) GTEST_SKIP() << "lxc (package lxd-client) is not installed";
+    add_lxc_remotes();
+    if (HasFatalFailure()) return;
+    std::string n = Lxmd::name("migp");
+    make_source(n);
+    // push: the target offers the websockets, the source dials them and sends.
+    CmdResult r = lxc("copy --mode push lxm0:" + n + " lxm1:" + n + "-push");
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    // relay: both offer, lxc copies the frames between them.
+    r = lxc("copy --mode relay lxm0:" + n + " lxm1:" + n + "-relay");
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    for (const std::string& x : {n + "-push", n + "-relay"}) {
+        EXPECT_EQ(snapshot_names(1, x), (std::vector<std::string>{"s1", "s2"})) << x;
+        ASSERT_EQ(change_state(*c_[1], x, "start"), "") << x << hosts_.log(1);
+        EXPECT_EQ(exec_code(*c_[1], x, {"sh", "-c", "test \"$(cat /root/f)\" = three"}), 0) << x;
+        ASSERT_EQ(change_state(*c_[1], x, "stop", true), "");
+        EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + x), "");
+    }
+    EXPECT_EQ(entries(pool(1) + "/tmp"), std::vector<std::string>{});
+    EXPECT_EQ(entries(pool(0) + "/containers/" + n + "/snapshots"), (std::vector<std::string>{"s1", "s2"}));
     EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n), "");
 }
 

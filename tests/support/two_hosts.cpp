@@ -18,6 +18,8 @@
 #include "lxm/runtime/monitor_client.hpp"
 #include "netd/subnet.hpp"
 
+extern char** environ;
+
 namespace lxm::test {
 
 namespace {
@@ -121,6 +123,12 @@ bool TwoHosts::start(int i, std::string* why) {
     std::vector<char*> argv;  // built before fork: the child only makes async-signal-safe calls
     for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    std::vector<std::string> env_strs;
+    for (char** e = environ; e && *e; ++e) env_strs.push_back(*e);
+    env_strs.insert(env_strs.end(), env_.begin(), env_.end());
+    std::vector<char*> envp;
+    for (auto& e : env_strs) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
     pid_t p = ::fork();
     if (p == 0) {
         int nsfd = ::open(nspath.c_str(), O_RDONLY | O_CLOEXEC);
@@ -130,7 +138,7 @@ bool TwoHosts::start(int i, std::string* why) {
         ::dup2(fd, 2);
         int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
         ::dup2(null, 0);
-        ::execv(argv[0], argv.data());
+        ::execve(argv[0], argv.data(), envp.data());
         ::_exit(127);
     }
     h.pid = p;

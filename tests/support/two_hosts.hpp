@@ -38,6 +38,8 @@ public:
 
     // Bridge, namespaces, links, addresses. false with the reason in *why.
     bool setup(std::string* why);
+    // An environment variable ("K=V") for the lxmds started from now on.
+    void add_env(std::string kv) { env_.push_back(std::move(kv)); }
     // Start host i's lxmd (again); waits for its socket. false with its log in *why.
     bool start(int i, std::string* why);
     // Signal host i's lxmd by pid and reap it.
@@ -57,6 +59,7 @@ private:
     std::string host_addr_;
     std::vector<Host> hosts_;
     bool made_bridge_ = false;
+    std::vector<std::string> env_;
 };
 
 }  // namespace lxm::test

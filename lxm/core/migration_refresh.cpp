@@ -1,0 +1,201 @@
+// Migration::refresh_existing: an incremental copy (`--refresh`, LXD's refresh: true) applied
+// to an instance the target already has (lxm/core/migration.hpp). The stream held the
+// snapshots the target lacked and the source's current root, unpacked at dir in the
+// backup layout (dir/snapshots/<s>/rootfs, dir/container/rootfs).
+//
+// The target instance must be stopped. Its volume is changed in place: each new snapshot's
+// tree becomes the volume's content and the pool snapshots it (as Instances::create_from_trees
+// does for a new instance), then the received root becomes the content. A pool snapshot taken
+// first ("migration refresh", a name no user snapshot can have) puts the volume back and the
+// new snapshots are dropped if any step fails. Snapshots the target has and the source no
+// longer has are deleted once the rest succeeded (as LXD does). The instance's config is left
+// alone (lxc sends the source's config with a PUT afterwards).
+//
+// On an overlay pool the instance's layer alone is replaced: an instance built over an image
+// there would keep seeing image files the source deleted, so it is refused (400).
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "lxm/apitypes/http_error.hpp"
+#include "lxm/base/defer.hpp"
+#include "lxm/base/file.hpp"
+#include "lxm/base/log.hpp"
+#include "lxm/base/spawn.hpp"
+#include "lxm/core/migration.hpp"
+#include "lxm/core/names.hpp"
+#include "store/pool_fs.hpp"
+#include "store/snapshots.hpp"
+
+namespace lxm::core {
+
+using apitypes::http_error;
+using base::Result;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kProject = "default";
+constexpr const char* kSafety = "migration refresh";
+
+std::vector<std::string> names_in(const std::string& dir) {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return out;
+    while (auto* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") out.push_back(std::move(n));
+    }
+    ::closedir(d);
+    return out;
+}
+
+Result<void> empty_dir(const std::string& dir) {
+    for (const auto& n : names_in(dir)) LXM_TRY_VOID(base::remove_tree(dir + "/" + n));
+    return {};
+}
+
+// dst (existing, empty) takes src's entries (renamed; copied where a rename cannot cross), mode
+// and owner; owners in [0, range) shifted by `shift` when set. The same steps as
+// create_from_trees' fill_root (instance_import.cpp).
+Result<void> move_into(const std::string& src, const std::string& dst, std::optional<uid_t> shift, uint32_t range) {
+    struct stat st;
+    if (::lstat(src.c_str(), &st) != 0) return base::errno_error("stat " + src);
+    if (!S_ISDIR(st.st_mode)) return base::make_error(std::errc::not_a_directory, src + " is not a directory");
+    for (const auto& n : names_in(src)) {
+        std::string from = src + "/" + n, to = dst + "/" + n;
+        if (::rename(from.c_str(), to.c_str()) == 0) continue;
+        if (errno != EXDEV) return base::errno_error("move " + from);
+        base::SpawnOptions o;
+        o.argv = {"cp", "-a", "--reflink=auto", "--no-target-directory", "--", from, to};
+        o.env = {"LC_ALL=C"};
+        LXM_TRY_VOID(base::wrap(base::spawn_checked(o), "copy " + from));
+    }
+    if (::lchown(dst.c_str(), st.st_uid, st.st_gid) != 0) return base::errno_error("chown " + dst);
+    if (::chmod(dst.c_str(), st.st_mode & 07777) != 0) return base::errno_error("chmod " + dst);
+    if (shift && *shift != 0) LXM_TRY_VOID(store::poolfs::shift_tree(dst, 0, 0, *shift, *shift, range));
+    return {};
+}
+
+int64_t json_ns(const json& j, const char* key) {
+    return j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : 0;
+}
+
+}  // namespace
+
+json Migration::snapshot_offer(const std::vector<store::SnapshotRecord>& recs) {
+    json out = json::array();
+    for (const auto& s : recs) {
+        json j{{"name", s.name},       {"description", s.description}, {"created_at", s.created_at},
+               {"stateful", s.stateful}, {"config", s.config},           {"devices", s.devices}};
+        if (s.expires_at) j["expires_at"] = *s.expires_at;
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+Result<void> Migration::refresh_existing(const std::string& name, const std::string& dir, const json& offer,
+                                         const Progress& progress) {
+    LXM_TRY(store::InstanceRecord rec,
+            state_.store().read([&](store::Transaction& tx) { return store::get_instance(tx, kProject, name); }));
+    LXM_TRY(store::PoolDriver * pool, state_.pool(rec.storage_pool));
+    LXM_TRY(auto st, instances_.state(name));
+    if (st.status != "Stopped")
+        return http_error(400, "Cannot refresh \"" + name + "\" while it is " + st.status + ": stop it first");
+    LXM_TRY(store::InstanceRootfs vol, pool->instance_rootfs(name));
+    const bool overlay = !vol.upper_dir.empty();
+    if (overlay && !rec.image_fingerprint.empty())
+        return http_error(400, "Cannot refresh \"" + name +
+                                   "\": it is built over an image on an overlay pool, whose layer cannot take "
+                                   "the source's whole tree; delete it and copy again");
+    const std::string root = overlay ? vol.upper_dir : vol.rootfs;
+    struct stat rs;
+    if (::lstat(root.c_str(), &rs) != 0) return base::errno_error("stat " + root);
+    std::optional<uid_t> shift;
+    if (overlay && rs.st_uid != 0) shift = rs.st_uid;  // the layer is owned by the instance's host root id
+    const auto range = static_cast<uint32_t>(rec.idmap_size.value_or(65536));
+
+    LXM_TRY(auto have, state_.store().read(
+                           [&](store::Transaction& tx) { return store::list_snapshots(tx, kProject, name); }));
+    auto has = [&](const std::string& s) {
+        return std::any_of(have.begin(), have.end(), [&](const auto& h) { return h.name == s; });
+    };
+    // The snapshots that arrived, in the source's order, with the source's records.
+    std::vector<store::SnapshotRecord> incoming;
+    std::vector<std::string> source_names;
+    const json snaps = offer.is_object() ? offer.value("snapshots", json::array()) : json::array();
+    for (const auto& j : snaps) {
+        if (!j.is_object() || !j.contains("name") || !j["name"].is_string()) continue;
+        store::SnapshotRecord sr;
+        sr.name = j["name"].get<std::string>();
+        source_names.push_back(sr.name);
+        if (has(sr.name) || !base::path_exists(dir + "/snapshots/" + sr.name + "/rootfs")) continue;
+        LXM_TRY_VOID(validate_object_name("Snapshot", sr.name));
+        sr.description = j.value("description", std::string());
+        sr.created_at = json_ns(j, "created_at");
+        if (int64_t e = json_ns(j, "expires_at"); e > 0) sr.expires_at = e;
+        if (j.contains("config") && j["config"].is_object())
+            for (auto& [k, v] : j["config"].items())
+                if (v.is_string() && (!k.starts_with("volatile.") || k == "volatile.base_image"))
+                    sr.config[k] = v.get<std::string>();
+        if (j.contains("devices") && j["devices"].is_object())
+            for (auto& [dn, d] : j["devices"].items())
+                if (d.is_object())
+                    for (auto& [k, v] : d.items())
+                        if (v.is_string()) sr.devices[dn][k] = v.get<std::string>();
+        incoming.push_back(std::move(sr));
+    }
+    if (!base::path_exists(dir + "/container/rootfs"))
+        return base::make_error(std::errc::io_error, "the migration stream has no instance root");
+
+    LXM_TRY_VOID(base::wrap(pool->create_snapshot(name, kSafety), "keep the instance's state for the refresh"));
+    std::vector<std::string> made;
+    bool done = false;
+    base::Defer undo([&] {
+        if (!done) {
+            for (auto it = made.rbegin(); it != made.rend(); ++it) {
+                (void)state_.store().transaction(
+                    [&](store::Transaction& tx) { return store::delete_snapshot(tx, kProject, name, *it); });
+                if (auto r = pool->delete_snapshot(name, *it); !r)
+                    LXM_WARN("refresh of {}: drop snapshot {}: {}", name, *it, r.error().message());
+            }
+            if (auto r = pool->restore_snapshot(name, kSafety); !r)
+                LXM_ERROR("refresh of {}: putting its volume back: {}", name, r.error().message());
+        }
+        if (auto r = pool->delete_snapshot(name, kSafety); !r)
+            LXM_WARN("refresh of {}: drop {}: {}", name, kSafety, r.error().message());
+    });
+
+    for (const auto& s : incoming) {
+        if (progress) progress({{"progress", "refreshing snapshot " + s.name}});
+        LXM_TRY_VOID(empty_dir(root));
+        LXM_TRY_VOID(base::wrap(move_into(dir + "/snapshots/" + s.name + "/rootfs", root, shift, range),
+                                "snapshot " + s.name));
+        LXM_TRY_VOID(base::wrap(pool->create_snapshot(name, s.name), "snapshot " + s.name));
+        made.push_back(s.name);
+        LXM_TRY_VOID(state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
+            LXM_TRY(int64_t id, store::create_snapshot(tx, kProject, name, s));
+            (void)id;
+            return {};
+        }));
+    }
+    if (progress) progress({{"progress", "refreshing the instance"}});
+    LXM_TRY_VOID(empty_dir(root));
+    LXM_TRY_VOID(base::wrap(move_into(dir + "/container/rootfs", root, shift, range), "instance root"));
+    done = true;
+
+    // Snapshots the source no longer has go too (not for an instance-only copy, which says nothing of them).
+    if (!(offer.is_object() && offer.value("instance_only", false)))
+        for (const auto& h : have)
+            if (std::find(source_names.begin(), source_names.end(), h.name) == source_names.end())
+                if (auto r = instances_.delete_snapshot(name, h.name); !r)
+                    LXM_WARN("refresh of {}: delete snapshot {} (gone on the source): {}", name, h.name,
+                             r.error().message());
+    if (auto r = instances_.rewrite_backup(name); !r) LXM_WARN("refresh of {}: {}", name, r.error().message());
+    LXM_INFO("refresh of {}: {} new snapshots and the root", name, incoming.size());
+    return {};
+}
+
+}  // namespace lxm::core
