@@ -291,6 +291,7 @@ struct CopyOpts {
     std::vector<std::string> profiles;
     bool instance_only = false;
     bool ephemeral = false;
+    bool refresh = false;
 };
 
 void add_copy(CLI::App& app, Context& ctx, Action& chosen) {
@@ -303,14 +304,18 @@ void add_copy(CLI::App& app, Context& ctx, Action& chosen) {
     sub->add_option("-p,--profile", o->profiles, "Profile for the copy")->allow_extra_args(false);
     sub->add_flag("--instance-only", o->instance_only, "Copy without the snapshots");
     sub->add_flag("-e,--ephemeral", o->ephemeral, "Ephemeral copy");
+    sub->add_flag("--refresh", o->refresh,
+                  "Another server's existing copy gets only the snapshots it lacks and the current root");
     on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
         // Between two servers: lxm/cli/migrate.cpp.
         LXM_TRY(bool cross, is_cross_remote(ctx, o->source, o->target));
         if (cross) {
             RemoteCopyOptions ro;
             ro.instance_only = o->instance_only;
+            ro.refresh = o->refresh;
             return remote_copy(ctx, o->source, o->target, ro);
         }
+        if (o->refresh) return user_error("--refresh works between two servers (REMOTE:NAME on both sides)");
         LXM_TRY_VOID(ctx.take_remote(o->source));
         LXM_TRY_VOID(ctx.take_remote(o->target));
         if (o->target.find('/') != std::string::npos) return user_error("the target must be an instance name");
