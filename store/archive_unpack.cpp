@@ -33,7 +33,7 @@ Result<ArchiveReader> open_reader(const std::string& path) {
     if (!a) return base::make_error(std::errc::not_enough_memory, "archive_read_new");
     archive_read_support_filter_all(a.get());
     archive_read_support_format_tar(a.get());
-    if (archive_read_open_filename(a.get(), path.c_str(), 64 * 1024) != ARCHIVE_OK)
+    if (archive_read_open_filename(a.get(), path.c_str(), 1024 * 1024) != ARCHIVE_OK)
         return base::make_error(std::errc::invalid_argument,
                                 "open tarball " + path + ": " + archive_error_string(a.get()));
     return a;

@@ -13,6 +13,9 @@
 
 namespace lxm::store {
 
+// An error of a repository's get/find that means "no such object".
+inline bool is_not_found(const base::Error& e) { return e.code == std::errc::no_such_file_or_directory; }
+
 inline base::Unexpected not_found(const std::string& what) {
     return base::make_error(std::errc::no_such_file_or_directory, what + " not found");
 }

@@ -270,6 +270,7 @@ Result<UnpackReport> ImageStore::unpack_rootfs(const std::string& fp, const std:
     std::string sub = dir + "/.squashfs-root";
     base::SpawnOptions so;
     so.argv = {"unsquashfs", "-n", "-d", sub, img.rootfs_file};
+    so.die_with_parent = true;  // a killed lxmd leaves no unsquashfs writing into the pool's tmp/
     auto r = base::spawn_checked(so);
     if (!r) {
         (void)base::remove_tree(sub);

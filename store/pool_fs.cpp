@@ -98,9 +98,10 @@ Result<void> copy_tree(const std::string& src, const std::string& dst) {
     if (::lstat(dst.c_str(), &st) == 0) return base::make_error(std::errc::file_exists, "copy target " + dst);
     base::SpawnOptions o;
     // -a: recursive, no dereference, preserve mode/ownership/timestamps/links/xattrs.
-    // setpriv --pdeathsig: cp dies with the daemon thread that started it, so a killed
-    // lxmd leaves no cp writing into tmp/ while the next one empties it.
-    o.argv = {"setpriv", "--pdeathsig", "KILL", "--", "cp", "-a", "--reflink=auto", "--no-target-directory", "--", src, dst};
+    // cp dies with the daemon thread that started it, so a killed lxmd leaves no cp
+    // writing into tmp/ while the next one empties it.
+    o.argv = {"cp", "-a", "--reflink=auto", "--no-target-directory", "--", src, dst};
+    o.die_with_parent = true;
     o.env = {"LC_ALL=C"};
     auto r = base::spawn_checked(o);
     if (!r) {

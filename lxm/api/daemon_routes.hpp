@@ -43,6 +43,7 @@ void register_daemon_routes(Api& api, DaemonRoutes& ctx);
 void register_instance_routes(Api& api, DaemonRoutes& ctx);
 void register_exec_routes(Api& api, DaemonRoutes& ctx);     // exec, console
 void register_file_routes(Api& api, DaemonRoutes& ctx);     // files, logs
+void register_instance_metadata_routes(Api& api, DaemonRoutes& ctx);  // metadata, metadata/templates
 void register_profile_routes(Api& api, DaemonRoutes& ctx);
 void register_image_routes(Api& api, DaemonRoutes& ctx);  // images, export, upload, publish, aliases
 void register_server_config_routes(Api& api, DaemonRoutes& ctx);  // PUT/PATCH /1.0, POST /internal/recover

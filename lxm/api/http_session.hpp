@@ -17,6 +17,8 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -301,6 +303,65 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
             if (parser.content_length() && *parser.content_length() > limit) {
                 resp = Response::error(413, "request body too large (limit " + std::to_string(limit) + " bytes)");
                 route = nullptr;
+            } else if (to_file && route->body_sink && req.header("content-type").starts_with("application/octet-stream")) {
+                // Streamed into the route's sink as it arrives (a backup import unpacked on the fly).
+                auto sink = route->body_sink(req);
+                if (!sink) {
+                    resp = Response::from_error(sink.error());
+                    route = nullptr;
+                    keep_alive = false;
+                } else {
+                    req.body_state = std::move(sink->state);
+                    int pfd = sink->fd.release();
+                    ::fcntl(pfd, F_SETFL, ::fcntl(pfd, F_GETFL) | O_NONBLOCK);
+                    asio::posix::stream_descriptor pipe(co_await asio::this_coro::executor, pfd);
+                    http::request_parser<http::buffer_body> bp{std::move(parser)};
+                    bp.body_limit(limit);
+                    // The body is gathered into 1 MiB pieces before each write: the reader wakes
+                    // once per piece, not once per socket read (at most 64 KiB).
+                    std::vector<char> chunk(1 << 20);
+                    size_t filled = 0;
+                    bool failed = false, reader_gone = false;
+                    while (!bp.is_done()) {
+                        bp.get().body().data = chunk.data() + filled;
+                        bp.get().body().size = chunk.size() - filled;
+                        beast::get_lowest_layer(stream).expires_after(hub->opts.body_timeout);
+                        auto [bec, bn] =
+                            co_await http::async_read_some(stream, buffer, bp, asio::as_tuple(asio::use_awaitable));
+                        (void)bn;
+                        if (bec == http::error::need_buffer) bec = {};
+                        if (bec == http::error::body_limit) {
+                            resp = Response::error(413, "request body too large (limit " +
+                                                            std::to_string(limit) + " bytes)");
+                            failed = true;
+                            break;
+                        }
+                        if (bec) {
+                            failed = true;
+                            resp = Response::error(400, "request body: " + bec.message());
+                            break;
+                        }
+                        filled = chunk.size() - bp.get().body().size;
+                        if (filled == chunk.size() || (bp.is_done() && filled > 0)) {
+                            auto [wec, wn] = co_await asio::async_write(pipe, asio::buffer(chunk.data(), filled),
+                                                                        asio::as_tuple(asio::use_awaitable));
+                            (void)wn;
+                            filled = 0;
+                            if (wec) {  // the reader stopped: its error is the answer
+                                reader_gone = true;
+                                break;
+                            }
+                        }
+                    }
+                    boost::system::error_code cec;
+                    pipe.close(cec);  // the end of the body for the reader
+                    body_complete = bp.is_done();
+                    req.body_complete = body_complete && !failed && !reader_gone;
+                    if (failed) {
+                        route = nullptr;
+                        keep_alive = false;
+                    }
+                }
             } else if (to_file) {
                 // Streamed into a file, chunk by chunk (uploads of images may be gigabytes).
                 std::string tmpl = route->body_to_dir + "/.tmp-upload-XXXXXX";
@@ -379,6 +440,8 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
             }
             if (route) resp = co_await dispatch(*hub, *route, req);
             if (!req.body_file.empty()) ::unlink(req.body_file.c_str());  // unless the handler took it
+            // A sink's state may wait for its reader and remove files when it goes: not on an io thread.
+            if (req.body_state) hub->ex.post_blocking([st = std::move(req.body_state)]() mutable { st.reset(); });
         }
         if (!body_complete) keep_alive = false;  // unread body: cannot reuse the connection
 

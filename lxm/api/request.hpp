@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +51,8 @@ public:
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;
     std::string body_file;  // routes with body_to_dir: the file holding the body
+    std::shared_ptr<void> body_state;  // routes with body_sink: the sink's state
+    bool body_complete = false;        // routes with body_sink: the whole body went into the sink
     Peer peer;
     bool trusted = false;
     std::optional<Filter> filter;  // set when ?filter= is non-empty

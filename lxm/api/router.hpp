@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,7 @@
 #include "lxm/api/request.hpp"
 #include "lxm/api/response.hpp"
 #include "lxm/base/error.hpp"
+#include "lxm/base/unique_fd.hpp"
 
 namespace lxm::api {
 
@@ -57,6 +59,19 @@ struct Route {
     // memory under this limit instead (0: body_limit), so an oversized JSON body still gets
     // its 413 from the Content-Length before anything is read.
     size_t json_body_limit = 0;
+    // With body_to_dir: an upload sent as application/octet-stream (others still go to a
+    // file) is handed, as it arrives, to the sink this returns (called
+    // once the headers are read) instead of being stored: the session writes the body into
+    // sink.fd (a pipe whose reader the route started; asynchronously, never blocking the
+    // session) and closes it at the end of the body or at the first error. The handler then
+    // runs with Request::body_state = sink.state and Request::body_complete; when the body
+    // could not be read (cut, too large) it does not run and the state is dropped (on the
+    // blocking executor: its destructor may wait for the reader and clean up).
+    struct BodySink {
+        base::UniqueFd fd;
+        std::shared_ptr<void> state;
+    };
+    std::function<base::Result<BodySink>(const Request&)> body_sink{};
 };
 
 class Router {

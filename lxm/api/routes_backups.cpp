@@ -20,7 +20,7 @@ using base::Result;
 namespace {
 
 constexpr size_t kJsonLimit = 1 << 20;
-constexpr size_t kImportLimit = size_t{1} << 40;  // a backup may be large: it is streamed to disk
+constexpr size_t kImportLimit = size_t{1} << 40;  // a backup may be large: it is unpacked as it arrives
 
 std::string instance_url(const std::string& name) { return "/1.0/instances/" + url_encode(name); }
 std::string backup_url(const std::string& name, const std::string& b) {
@@ -166,6 +166,19 @@ void register_backup_routes(Api& api, core::Backups& backups, core::DaemonState&
     wrapped.body_limit = kImportLimit;
     wrapped.body_to_dir = state.pool().path() + "/tmp";
     wrapped.json_body_limit = orig.body_limit;
+    // The upload is unpacked while it arrives (never stored whole), under the tmp/ of the
+    // pool it goes to: X-LXD-pool, else the default pool.
+    wrapped.body_sink = [&state](const Request& req) -> Result<Route::BodySink> {
+        std::string pool = req.header("x-lxd-pool");
+        if (pool.empty()) pool = state.pool_name();
+        auto p = state.pool(pool);
+        if (!p) return http_error(400, "Storage pool \"" + pool.substr(0, 64) + "\" not found");
+        LXM_TRY(auto s, core::StreamedImport::start(**p, pool));
+        Route::BodySink sink;
+        sink.fd = s->writer();
+        sink.state = std::move(s);
+        return sink;
+    };
     wrapped.handler = [&api, &backups, orig](const Request& req) -> Result<Response> {
         std::string ct = req.header("content-type");
         if (!ct.starts_with("application/octet-stream")) {
@@ -178,34 +191,30 @@ void register_backup_routes(Api& api, core::Backups& backups, core::DaemonState&
             }
             return orig.handler(r2);
         }
-        if (req.body_file.empty()) return http_error(400, "The backup file is missing (empty body)");
-        core::BackupImport imp;
-        imp.name = req.header("x-lxd-name");
-        imp.pool = req.header("x-lxd-pool");
-        // The body file is the operation's now: the session removes only what is left at its name.
-        imp.file = req.body_file + ".import";
-        if (::rename(req.body_file.c_str(), imp.file.c_str()) != 0)
-            return base::errno_error("keep the uploaded backup");
-        auto name = backups.import_name(imp);
-        if (!name) {
-            ::unlink(imp.file.c_str());
-            return std::unexpected(name.error());
+        if (req.body_state) {
+            auto streamed = std::static_pointer_cast<core::StreamedImport>(req.body_state);
+            LXM_TRY_VOID(streamed->finish(req.body_complete));
+            auto name = backups.streamed_import_name(*streamed, req.header("x-lxd-name"));
+            if (!name) {
+                streamed->discard();  // before the answer: a client that looks finds nothing
+                return std::unexpected(name.error());
+            }
+            OperationSpec spec;
+            spec.description = "Creating instance from backup";
+            spec.resources = {{"instances", {instance_url(*name)}}};
+            // The operation holds the unpacked trees until it is done (then they are removed).
+            spec.run = [&backups, streamed, name = *name, pool = req.header("x-lxd-pool")](OperationContext& c) mutable
+                -> Result<void> {
+                auto r = backups.import_streamed(*streamed, name, pool,
+                                                 [&c](const json& patch) { c.update_metadata(patch); });
+                streamed.reset();  // what is left of the upload goes now, not with the operation's record
+                if (!r) return std::unexpected(r.error());
+                return {};
+            };
+            LXM_TRY(auto op, api.operations().create(std::move(spec)));
+            return Response::async(op->snapshot());
         }
-        OperationSpec spec;
-        spec.description = "Creating instance from backup";
-        spec.resources = {{"instances", {instance_url(*name)}}};
-        spec.run = [&backups, imp](OperationContext& c) -> Result<void> {
-            auto r = backups.import(imp, [&c](const json& patch) { c.update_metadata(patch); });
-            ::unlink(imp.file.c_str());
-            if (!r) return std::unexpected(r.error());
-            return {};
-        };
-        auto op = api.operations().create(std::move(spec));
-        if (!op) {
-            ::unlink(imp.file.c_str());
-            return std::unexpected(op.error());
-        }
-        return Response::async((*op)->snapshot());
+        return http_error(400, "The backup file is missing");
     };
     api.router().add("POST", "/1.0/instances", std::move(wrapped));
 }

@@ -107,6 +107,7 @@ void register_daemon_routes(Api& api, DaemonRoutes& ctx) {
     register_instance_routes(api, ctx);
     register_exec_routes(api, ctx);
     register_file_routes(api, ctx);
+    register_instance_metadata_routes(api, ctx);
     register_profile_routes(api, ctx);
     register_image_routes(api, ctx);
     register_server_config_routes(api, ctx);
@@ -115,7 +116,7 @@ void register_daemon_routes(Api& api, DaemonRoutes& ctx) {
     });
     // Only what these routes really implement (LXD-API.md §2.7).
     for (const char* e : {"instances", "container_full", "container_backup", "container_exec_user_group_cwd", "console",
-                          "patch"})
+                          "patch", "instance_pool_move"})
         api.server_info().extensions.push_back(e);
 }
 

@@ -143,6 +143,18 @@ void register_instance_routes(Api& api, DaemonRoutes& ctx) {
         const auto name = req.param("name");
         LXM_TRY(auto post, req.body_as<apitypes::InstancePost>());
         if (post.migration) return http_error(501, "Migration is not implemented yet");
+        if (!post.pool.empty()) {
+            // Into another storage pool (LXD's instance_pool_move), optionally renamed.
+            LXM_TRY(auto st, inst.state(name));
+            if (st.status != "Stopped")
+                return http_error(400, "The instance must be stopped to move it to another storage pool");
+            if (!post.name.empty() && post.name != name) LXM_TRY_VOID(core::validate_instance_name(post.name));
+            auto spec = task("Moving instance to storage pool " + post.pool, name);
+            spec.run = [&inst, name, pool = post.pool, to = post.name](OperationContext& c) {
+                return inst.move_to_pool(name, pool, to, [&c](const json& patch) { c.update_metadata(patch); });
+            };
+            return start_op(api, std::move(spec));
+        }
         LXM_TRY(auto st, inst.state(name));
         if (st.status != "Stopped") return http_error(400, "Renaming of running instance not allowed");
         LXM_TRY_VOID(core::validate_instance_name(post.name));

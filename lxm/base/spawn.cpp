@@ -138,7 +138,10 @@ std::string SpawnResult::status_text() const {
 
 Result<SpawnResult> spawn_capture(const SpawnOptions& opts) {
     if (opts.argv.empty() || opts.argv[0].empty()) return make_error(std::errc::invalid_argument, "spawn: empty argv");
-    const std::string& prog = opts.argv[0];
+    std::vector<std::string> argv_store;
+    if (opts.die_with_parent) argv_store = {"setpriv", "--pdeathsig", "KILL", "--"};
+    argv_store.insert(argv_store.end(), opts.argv.begin(), opts.argv.end());
+    const std::string& prog = argv_store[0];
 
     LXM_TRY(Pipe in, make_pipe());
     LXM_TRY(Pipe out, make_pipe());
@@ -171,7 +174,6 @@ Result<SpawnResult> spawn_capture(const SpawnOptions& opts) {
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-    std::vector<std::string> argv_store = opts.argv;
     std::vector<std::string> env_store = build_env(opts);
     auto argv = c_array(argv_store);
     auto envp = c_array(env_store);

@@ -29,6 +29,11 @@ struct SpawnOptions {
     size_t output_limit = 1024 * 1024;
     // Zero: wait as long as it takes. Otherwise SIGKILL the child when it runs longer.
     std::chrono::milliseconds timeout{0};
+    // SIGKILL the child when the calling thread dies (with its process: a killed lxmd
+    // leaves no copier writing into a pool's tmp/): the program runs under
+    // `setpriv --pdeathsig KILL` (util-linux). Only the program itself gets the signal,
+    // not processes it starts.
+    bool die_with_parent = false;
 };
 
 struct SpawnResult {

@@ -37,6 +37,7 @@ int run(int argc, char** argv) {
     add_exec_commands(app, ctx, chosen);
     add_config_commands(app, ctx, chosen);
     add_config_device_commands(app, ctx, chosen);
+    add_config_metadata_commands(app, ctx, chosen);
     add_file_commands(app, ctx, chosen);
     add_image_commands(app, ctx, chosen);
     add_admin_commands(app, ctx, chosen);

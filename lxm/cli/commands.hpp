@@ -21,6 +21,8 @@ void add_exec_commands(CLI::App& app, Context& ctx, Action& chosen);      // exe
 void add_config_commands(CLI::App& app, Context& ctx, Action& chosen);    // config.cpp: config, profile
 // config_device.cpp: config device ..., profile device ... (after add_config_commands)
 void add_config_device_commands(CLI::App& app, Context& ctx, Action& chosen);
+// config_metadata.cpp: config metadata show/edit, config template ... (after add_config_commands)
+void add_config_metadata_commands(CLI::App& app, Context& ctx, Action& chosen);
 // config.cpp: GET url with its ETag, apply fn to the writable part of the instance (or profile),
 // PUT it back with If-Match and wait.
 base::Result<void> update_writable(Context& ctx, const std::string& url, bool profile,

@@ -274,8 +274,6 @@ void add_image_commands(CLI::App& app, Context& ctx, Action& chosen) {
     on_run(list, chosen, [&ctx, format]() -> base::Result<int> {
         LXM_TRY(auto* c, ctx.client());
         LXM_TRY(auto images, c->get("/1.0/images?recursion=1"));
-        if (*format == "json") return print(ctx.out, images.dump() + "\n"), 0;
-        if (*format == "yaml") return print(ctx.out, to_yaml(images)), 0;
         std::vector<Row> rows;
         for (auto& img : images) {
             std::string aliases;
@@ -288,11 +286,10 @@ void add_image_commands(CLI::App& app, Context& ctx, Action& chosen) {
                             desc, img.value("architecture", ""), upper(img.value("type", "container")),
                             format_size(img.value("size", int64_t{0})), upload_date(img.value("uploaded_at", json()))});
         }
-        std::sort(rows.begin(), rows.end());
-        if (*format == "csv") return print(ctx.out, render_csv(rows)), 0;
-        print(ctx.out, render_table({"ALIAS", "FINGERPRINT", "PUBLIC", "DESCRIPTION", "ARCHITECTURE", "TYPE", "SIZE",
-                                     "UPLOAD DATE"},
-                                    rows));
+        print(ctx.out, render_listing(images, *format,
+                                      {"ALIAS", "FINGERPRINT", "PUBLIC", "DESCRIPTION", "ARCHITECTURE", "TYPE", "SIZE",
+                                       "UPLOAD DATE"},
+                                      std::move(rows)));
         return 0;
     });
 

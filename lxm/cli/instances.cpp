@@ -257,12 +257,25 @@ void add_move(CLI::App& app, Context& ctx, Action& chosen) {
     auto* sub = app.add_subcommand("move", "Rename an instance or a snapshot (local): move OLD NEW");
     sub->alias("rename");
     sub->add_option("source", names->first, "Current name (or NAME/SNAP), [REMOTE:]NAME")->required();
-    sub->add_option("target", names->second, "New name (or NAME/NEWSNAP); REMOTE:[NAME] moves to another server")->required();
+    sub->add_option("target", names->second, "New name (or NAME/NEWSNAP); REMOTE:[NAME] moves to another server");
     auto move_opts = std::make_shared<RemoteCopyOptions>();
     move_opts->move = true;
+    auto pool = std::make_shared<std::string>();
     sub->add_flag("--instance-only", move_opts->instance_only, "Move without the snapshots (to another server)");
     sub->add_flag("--live", move_opts->live, "Live migration with CRIU (to another server)");
-    on_run(sub, chosen, [&ctx, names, move_opts]() -> base::Result<int> {
+    sub->add_option("-s,--storage", *pool, "Move the (stopped) instance into this storage pool");
+    on_run(sub, chosen, [&ctx, names, move_opts, pool]() -> base::Result<int> {
+        if (!pool->empty() && names->second.find(':') == std::string::npos) {
+            // Into another pool of the same server (POST {pool}, LXD's instance_pool_move).
+            LXM_TRY_VOID(ctx.take_remote(names->first));
+            if (names->first.find('/') != std::string::npos) return user_error("a snapshot cannot move to another pool");
+            std::string target = names->second.empty() ? names->first : names->second;
+            LXM_TRY_VOID(ctx.take_remote(target));
+            LXM_TRY_VOID(ctx.run("POST", instance_url(names->first),
+                                 json{{"name", target}, {"pool", *pool}, {"migration", false}}));
+            return 0;
+        }
+        if (names->second.empty()) return user_error("move needs a target name (or -s POOL)");
         // Between two servers: lxm/cli/migrate.cpp (copy, then delete the source once the target has it).
         LXM_TRY(bool cross, is_cross_remote(ctx, names->first, names->second));
         if (cross) return remote_copy(ctx, names->first, names->second, *move_opts);
@@ -286,7 +299,7 @@ void add_move(CLI::App& app, Context& ctx, Action& chosen) {
 }
 
 struct CopyOpts {
-    std::string source, target;
+    std::string source, target, storage;
     std::vector<std::string> config;
     std::vector<std::string> profiles;
     bool instance_only = false;
@@ -304,6 +317,7 @@ void add_copy(CLI::App& app, Context& ctx, Action& chosen) {
     sub->add_option("-p,--profile", o->profiles, "Profile for the copy")->allow_extra_args(false);
     sub->add_flag("--instance-only", o->instance_only, "Copy without the snapshots");
     sub->add_flag("-e,--ephemeral", o->ephemeral, "Ephemeral copy");
+    sub->add_option("-s,--storage", o->storage, "Storage pool of the copy's root disk");
     sub->add_flag("--refresh", o->refresh,
                   "Another server's existing copy gets only the snapshots it lacks and the current root");
     on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
@@ -328,10 +342,21 @@ void add_copy(CLI::App& app, Context& ctx, Action& chosen) {
         }
         LXM_TRY(auto extra, key_values(o->config));
         for (auto& [k, v] : extra.items()) config[k] = v;
+        json devices = src.value("devices", json::object());
+        if (!o->storage.empty()) {
+            // As lxc -s: the copy's own root disk (the source's, or a new one) names the pool.
+            bool placed = false;
+            for (auto& [dn, d] : devices.items())
+                if (d.value("type", "") == "disk" && d.value("path", "") == "/") {
+                    d["pool"] = o->storage;
+                    placed = true;
+                }
+            if (!placed) devices["root"] = {{"type", "disk"}, {"path", "/"}, {"pool", o->storage}};
+        }
         json body = {{"name", o->target},
                      {"type", "container"},
                      {"config", config},
-                     {"devices", src.value("devices", json::object())},
+                     {"devices", devices},
                      {"ephemeral", o->ephemeral},
                      {"profiles", o->profiles.empty() ? src.value("profiles", json::array()) : json(o->profiles)},
                      {"source",

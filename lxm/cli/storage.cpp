@@ -1,5 +1,4 @@
 // storage list/create/info/show/delete (LXD's `lxc storage` over /1.0/storage-pools).
-#include <algorithm>
 #include <map>
 
 #include "lxm/cli/commands.hpp"
@@ -34,17 +33,14 @@ void add_storage_commands(CLI::App& app, Context& ctx, Action& chosen) {
         on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
             LXM_TRY(auto* c, ctx.client());
             LXM_TRY(auto pools, c->get("/1.0/storage-pools?recursion=1"));
-            if (o->format == "json") return print(ctx.out, pools.dump() + "\n"), 0;
-            if (o->format == "yaml") return print(ctx.out, to_yaml(pools)), 0;
             std::vector<Row> rows;
             for (auto& p : pools) {
                 std::string source = p.contains("config") && p["config"].is_object() ? p["config"].value("source", "") : "";
                 rows.push_back({p.value("name", ""), p.value("driver", ""), source, p.value("description", ""),
                                 std::to_string(p.value("used_by", json::array()).size()), p.value("status", "")});
             }
-            std::sort(rows.begin(), rows.end());
-            if (o->format == "csv") return print(ctx.out, render_csv(rows)), 0;
-            print(ctx.out, render_table({"NAME", "DRIVER", "SOURCE", "DESCRIPTION", "USED BY", "STATE"}, rows));
+            print(ctx.out, render_listing(pools, o->format, {"NAME", "DRIVER", "SOURCE", "DESCRIPTION", "USED BY", "STATE"},
+                                          std::move(rows)));
             return 0;
         });
     }

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
+#include <thread>
 #include <vector>
 
 #include "lxm/base/file.hpp"
@@ -35,19 +37,41 @@ Result<store::Compression> parse_compression(const std::string& name) {
                             "unsupported compression \"" + name.substr(0, 32) + "\" (gzip, zstd, xz, none)");
 }
 
+namespace {
+
+// The compression filter, multi-threaded where the library can (zstd and xz: libarchive's
+// "threads" option, libzstd's/liblzma's worker threads beside the thread walking the tree).
+base::Result<void> add_filter(struct archive* a, store::Compression c) {
+    int r = ARCHIVE_OK;
+    switch (c) {
+    case store::Compression::none: break;
+    case store::Compression::gzip: r = archive_write_add_filter_gzip(a); break;
+    case store::Compression::zstd: r = archive_write_add_filter_zstd(a); break;
+    case store::Compression::xz: r = archive_write_add_filter_xz(a); break;
+    }
+    if (r != ARCHIVE_OK) return failure(a, "compression filter");
+    if (c == store::Compression::zstd || c == store::Compression::xz) {
+        unsigned n = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+        // LXM_COMPRESS_THREADS (lxmd's environment): another number of workers (1: none; benchmarks).
+        if (const char* env = std::getenv("LXM_COMPRESS_THREADS"); env && std::atoi(env) > 0)
+            n = static_cast<unsigned>(std::min(std::atoi(env), 64));
+        if (n <= 1) return {};
+        // Not fatal: a library without threads compresses in this thread.
+        (void)archive_write_set_filter_option(a, nullptr, "threads", std::to_string(n).c_str());
+    }
+    return {};
+}
+
+}  // namespace
+
 Result<TarStream> TarStream::open_fd(int fd, store::Compression c) {
     TarStream t;
     t.a_ = archive_write_new();
     if (!t.a_) return base::make_error(std::errc::not_enough_memory, "archive_write_new");
     archive_write_set_format_pax_restricted(t.a_);
-    int r = ARCHIVE_OK;
-    switch (c) {
-    case store::Compression::none: break;
-    case store::Compression::gzip: r = archive_write_add_filter_gzip(t.a_); break;
-    case store::Compression::zstd: r = archive_write_add_filter_zstd(t.a_); break;
-    case store::Compression::xz: r = archive_write_add_filter_xz(t.a_); break;
-    }
-    if (r != ARCHIVE_OK) return failure(t.a_, "compression filter");
+    LXM_TRY_VOID(add_filter(t.a_, c));
+    // Large writes into the pipe (libarchive's default block is 10 KiB).
+    archive_write_set_bytes_per_block(t.a_, 256 * 1024);
     archive_write_set_bytes_in_last_block(t.a_, 1);
     if (archive_write_open_fd(t.a_, fd) != ARCHIVE_OK) return failure(t.a_, "open the output stream");
     return t;
@@ -77,14 +101,7 @@ Result<TarStream> TarStream::open_sink(Sink sink, store::Compression c) {
     t.a_ = archive_write_new();
     if (!t.a_) return base::make_error(std::errc::not_enough_memory, "archive_write_new");
     archive_write_set_format_pax_restricted(t.a_);
-    int r = ARCHIVE_OK;
-    switch (c) {
-    case store::Compression::none: break;
-    case store::Compression::gzip: r = archive_write_add_filter_gzip(t.a_); break;
-    case store::Compression::zstd: r = archive_write_add_filter_zstd(t.a_); break;
-    case store::Compression::xz: r = archive_write_add_filter_xz(t.a_); break;
-    }
-    if (r != ARCHIVE_OK) return failure(t.a_, "compression filter");
+    LXM_TRY_VOID(add_filter(t.a_, c));
     archive_write_set_bytes_per_block(t.a_, 256 * 1024);
     archive_write_set_bytes_in_last_block(t.a_, 1);
     if (archive_write_open2(t.a_, t.sink_.get(), nullptr, sink_write, nullptr, nullptr) != ARCHIVE_OK)

@@ -16,6 +16,7 @@
 #include "lxm/base/log.hpp"
 #include "lxm/core/backup_tar.hpp"
 #include "lxm/core/names.hpp"
+#include "lxm/core/unix_time.hpp"
 #include "store/archive_unpack.hpp"
 #include "store/pool_fs.hpp"
 
@@ -29,11 +30,6 @@ namespace {
 
 constexpr const char* kProject = "default";
 constexpr size_t kIndexLimit = 16 << 20;
-
-int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 std::string pool_snapshot_name(const std::string& backup) { return "backup " + backup; }
 
@@ -162,7 +158,10 @@ Result<IndexInfo> parse_index(const std::string& text) {
 
 }  // namespace
 
-Backups::Backups(DaemonState& state, Instances& instances) : state_(state), instances_(instances) {}
+Backups::Backups(DaemonState& state, Instances& instances) : state_(state), instances_(instances) {
+    instances_.set_cross_pool_copy([this](const apitypes::InstancesPost& req, const std::string& pool,
+                                          const Progress& progress) { return copy_between_pools(req, pool, progress); });
+}
 
 Result<Backups::Where> Backups::where(const std::string& instance) {
     Where w;
@@ -420,54 +419,19 @@ Result<void> Backups::write_instance_tar(const std::string& instance, const std:
     return {};
 }
 
-Result<std::string> Backups::import_name(const BackupImport& req) {
-    auto text = store::read_tar_member(req.file, "backup/index.yaml", kIndexLimit);
-    if (!text)
-        return http_error(400, "Invalid backup file: " + text.error().message() +
-                                   (text.error().code == std::errc::no_such_file_or_directory
-                                        ? " (not an instance backup)"
-                                        : ""));
+Result<std::string> Backups::streamed_import_name(const StreamedImport& s, const std::string& name_override) {
+    auto text = base::read_file(s.dir() + "/index.yaml", kIndexLimit);
+    if (!text) return http_error(400, "Invalid backup file: no backup/index.yaml (not an instance backup)");
     LXM_TRY(IndexInfo info, parse_index(*text));
-    std::string name = req.name.empty() ? info.name : req.name;
+    std::string name = name_override.empty() ? info.name : name_override;
     LXM_TRY_VOID(validate_instance_name(name));
     if (instances_.get(name)) return http_error(409, "Instance \"" + name + "\" already exists");
     return name;
 }
 
-Result<std::string> Backups::import(const BackupImport& req, const Progress& progress) {
-    auto text = store::read_tar_member(req.file, "backup/index.yaml", kIndexLimit);
-    if (!text) return http_error(400, "Invalid backup file: " + text.error().message());
-    LXM_TRY(IndexInfo info, parse_index(*text));
-    if (info.optimized)
-        return http_error(400, "Optimized (driver-specific) backups are not supported: export without optimized storage");
-    // The pool decides where to unpack (its tmp/: the trees are then moved into place).
-    store::InstanceRecord probe;
-    probe.name = req.name.empty() ? info.name : req.name;
-    LXM_TRY_VOID(validate_instance_name(probe.name));
-    if (instances_.get(probe.name)) return http_error(409, "Instance \"" + probe.name + "\" already exists");
-    json container = info.config.is_object() && info.config.contains("container") ? info.config["container"] : json::object();
-    probe.devices = device_map(container.value("devices", json::object()));
-    if (container.contains("profiles") && container["profiles"].is_array())
-        for (const auto& p : container["profiles"]) probe.profiles.push_back(scalar_text(p));
-    else probe.profiles = {"default"};
-    LXM_TRY(std::string pool_name, instances_.import_pool_for(probe, req.pool));
-    LXM_TRY(store::PoolDriver * pool, state_.pool(pool_name));
-    LXM_TRY(std::string tmp, store::poolfs::make_temp_dir(pool->path(), "import"));
-    base::Defer cleanup([&] {
-        if (auto r = base::remove_tree(tmp); !r) LXM_WARN("import: cleanup {}: {}", tmp, r.error().message());
-    });
-    if (progress) progress({{"progress", "unpacking"}});
-    store::UnpackOptions uo;
-    uo.prefix = "backup";
-    uo.same_owner = true;
-    auto rep = store::unpack_tarball(req.file, tmp, uo);
-    if (!rep)
-        return http_error(400, "The backup file is truncated or corrupt (nothing was imported): " + rep.error().message());
-    return import_unpacked(tmp, req.name, pool_name, progress);
-}
-
 Result<std::string> Backups::import_unpacked(const std::string& tmp, const std::string& name_override,
-                                             const std::string& pool_name, const Progress& progress) {
+                                             const std::string& pool_name, const Progress& progress,
+                                             const ImportAdjust& adjust) {
     auto text = base::read_file(tmp + "/index.yaml", kIndexLimit);
     if (!text) return http_error(400, "Invalid backup: no backup/index.yaml");
     LXM_TRY(IndexInfo info, parse_index(*text));
@@ -531,7 +495,8 @@ Result<std::string> Backups::import_unpacked(const std::string& tmp, const std::
         return http_error(400, "Invalid backup: backup/container/rootfs is missing");
     if (base::path_exists(tmp + "/container/metadata.yaml")) spec.templates_dir = tmp + "/container";
     spec.pool = pool_name;
-    std::string name = rec.name;
+    if (adjust) adjust(spec);
+    std::string name = spec.rec.name;
     LXM_TRY_VOID(instances_.create_from_trees(std::move(spec), progress));
     LXM_INFO("instance {} created from a backup layout ({} snapshots)", name, info.snapshots.size());
     return name;

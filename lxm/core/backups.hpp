@@ -17,17 +17,21 @@
 // with the instance's kept templates (backup/container/metadata.yaml, templates/).
 // Owners are written as the container sees them.
 //
-// Import (POST /1.0/instances with an octet-stream body): the tarball is unpacked
-// whole under the target pool's tmp/ (hostile-tarball safe: store/archive_unpack),
-// then Instances::create_from_trees moves the trees into place and commits the row
-// last. A truncated or corrupt file fails before anything is created and leaves
-// nothing behind (tmp/ is also emptied when the pool is opened).
+// Import (POST /1.0/instances with an octet-stream body): the upload is unpacked while it
+// arrives, under the target pool's tmp/ (StreamedImport; hostile-tarball safe:
+// store/archive_unpack), never stored whole; then Instances::create_from_trees moves the
+// trees into place and commits the row last. A truncated, corrupt or cut upload fails
+// before anything is created and leaves nothing behind (tmp/ is also emptied when the
+// pool is opened).
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lxm/base/error.hpp"
@@ -35,6 +39,7 @@
 #include "lxm/core/daemon_state.hpp"
 #include "lxm/core/images.hpp"
 #include "lxm/core/instances.hpp"
+#include "store/archive_unpack.hpp"
 
 namespace lxm::core {
 
@@ -57,10 +62,36 @@ struct BackupCreate {
     std::string compression{};  // "" = gzip (LXD's default)
 };
 
-struct BackupImport {
-    std::string file;  // the tarball
-    std::string name;  // "" = the name in the backup
-    std::string pool;  // "" = the root disk's pool
+
+// An import whose tarball is unpacked while it is uploaded (no copy of it on disk): the
+// HTTP layer writes the body into the pipe writer() returns, as it arrives, and closes it;
+// a thread unpacks from the pipe under the pool's tmp/ (the same hostile-tarball-safe
+// unpacker). finish() waits for it. Destroying it (at any point) joins the thread and
+// removes what was unpacked, so a cut or refused upload leaves nothing.
+class StreamedImport {
+public:
+    // pool_name: where the trees go (X-LXD-pool, else the default pool).
+    static base::Result<std::shared_ptr<StreamedImport>> start(store::PoolDriver& pool, std::string pool_name);
+    ~StreamedImport();
+    StreamedImport(const StreamedImport&) = delete;
+    StreamedImport& operator=(const StreamedImport&) = delete;
+
+    // The write end of the pipe (once; the caller closes it at the end of the body).
+    base::UniqueFd writer() { return std::move(writer_); }
+    // Waits for the unpacker. body_complete: the HTTP layer read the whole body (a body cut at
+    // a tar block boundary can look like a complete archive). 400 for a truncated or corrupt upload.
+    base::Result<void> finish(bool body_complete);
+    const std::string& dir() const { return dir_; }
+    const std::string& pool() const { return pool_; }
+    // Remove what was unpacked now (after finish(); also done on destruction).
+    void discard();
+
+private:
+    StreamedImport() = default;
+    std::string dir_, pool_;
+    base::UniqueFd writer_, reader_;
+    std::thread thread_;
+    base::Result<store::UnpackReport> unpacked_ = base::make_error(std::errc::io_error, "not unpacked");
 };
 
 class Backups {
@@ -79,10 +110,14 @@ public:
     // Delete expired backups (failures are logged).
     void expire();
 
-    // The instance name an import will create (the override or the backup's), 400 for
-    // a file that is not a backup; then the import itself (returns the name).
-    base::Result<std::string> import_name(const BackupImport& req);
-    base::Result<std::string> import(const BackupImport& req, const Progress& progress);
+    // Import of an upload unpacked by a StreamedImport (after its finish()): the instance name
+    // it will create (the override or the backup's; 400 for an upload that is not a backup,
+    // 409 for a taken name), then the import itself (returns the name).
+    base::Result<std::string> streamed_import_name(const StreamedImport& s, const std::string& name);
+    // pool: X-LXD-pool ("": the root disk's pool from the backup's devices and profiles; the trees
+    // move there, copied if that is another filesystem than the one they were unpacked on).
+    base::Result<std::string> import_streamed(const StreamedImport& s, const std::string& name, const std::string& pool,
+                                              const Progress& progress);
 
     // ---- shared with migration (lxm/core/migration.cpp) ----
     // An internal pool snapshot of the instance (a running one is frozen around it).
@@ -94,8 +129,21 @@ public:
                                           const std::vector<std::string>& snapshots, TarStream& tar);
     // Create an instance from a backup layout unpacked at dir (dir/index.yaml, dir/container/rootfs,
     // dir/snapshots/<s>/rootfs; in pool's tmp/). name/pool: "" = from the backup.
+    // adjust (optional): changes what is made from the backup before it is made (a copy's overrides).
+    using ImportAdjust = std::function<void(Instances::TreeImport&)>;
     base::Result<std::string> import_unpacked(const std::string& dir, const std::string& name,
-                                              const std::string& pool, const Progress& progress);
+                                              const std::string& pool, const Progress& progress,
+                                              const ImportAdjust& adjust = {});
+
+    // ---- copies between pools (lxm/core/backup_pool_copy.cpp; installed into Instances) ----
+    // The source (req.source.source: "c1" or "c1/snap") as a tarball in the backup layout,
+    // written by one thread into a pipe and unpacked by this one under the target pool's
+    // tmp/, then made with create_from_trees: all-or-nothing, snapshots carried unless
+    // instance_only (or the source is a snapshot). A running source is frozen only while
+    // a temporary pool snapshot of it is taken. The request's config, devices, profiles,
+    // description and ephemeral apply as for a copy within a pool.
+    base::Result<void> copy_between_pools(const apitypes::InstancesPost& req, const std::string& target_pool,
+                                          const Progress& progress);
 
 private:
     struct Where {

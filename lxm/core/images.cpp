@@ -21,7 +21,9 @@
 #include "lxm/core/image_templates.hpp"
 #include "lxm/core/instances.hpp"
 #include "lxm/core/names.hpp"
+#include "lxm/core/unix_time.hpp"
 #include "store/instances.hpp"
+#include "store/errors.hpp"
 
 namespace lxm::core {
 
@@ -39,19 +41,12 @@ std::string trim(std::string s) {
     return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
-int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 std::string build_script() { return base::find_data_file("scripts/build-rootfs.sh"); }
 
 std::string cache_dir() {
     const char* c = std::getenv("LXM_IMAGE_CACHE");
     return c && *c ? c : "/var/cache/lxm/images";
 }
-
-bool is_not_found(const base::Error& e) { return e.code == std::errc::no_such_file_or_directory; }
 
 // The recipe file of a placeholder row ("" for a real image). "recipe" marked the rows of
 // the stand-in that came before the image store.
@@ -307,11 +302,11 @@ Result<void> Images::register_builtin() {
             }
             auto have = store::get_image(tx, ri->key);
             if (!have) {
-                if (!is_not_found(have.error())) return std::unexpected(have.error());
+                if (!store::is_not_found(have.error())) return std::unexpected(have.error());
                 LXM_TRY_VOID(store::create_image(tx, rec));
             }
             if (!a) {
-                if (!is_not_found(a.error())) return std::unexpected(a.error());
+                if (!store::is_not_found(a.error())) return std::unexpected(a.error());
                 return store::create_image_alias(tx, store::ImageAlias{alias, ri->key, ri->recipe.get("description")});
             }
             if (a->fingerprint != ri->key) {
@@ -430,7 +425,7 @@ Result<store::ImageRecord> Images::resolve(const std::string& alias, const std::
             if (alias.empty()) return http_error(400, "The image source needs an alias or a fingerprint");
             auto a = store::get_image_alias(tx, alias);
             if (!a) {
-                if (is_not_found(a.error()))
+                if (store::is_not_found(a.error()))
                     return http_error(404, "Image alias \"" + alias.substr(0, 128) + "\" not found");
                 return std::unexpected(a.error());
             }
@@ -438,7 +433,7 @@ Result<store::ImageRecord> Images::resolve(const std::string& alias, const std::
         }
         auto img = store::find_image(tx, fp);
         if (!img) {
-            if (is_not_found(img.error())) return http_error(404, "Image \"" + fp.substr(0, 64) + "\" not found");
+            if (store::is_not_found(img.error())) return http_error(404, "Image \"" + fp.substr(0, 64) + "\" not found");
             if (img.error().code == std::errc::invalid_argument)
                 return http_error(400, "Image fingerprint prefix \"" + fp.substr(0, 64) + "\" is ambiguous");
             return std::unexpected(img.error());
@@ -505,7 +500,7 @@ Result<store::ImageRecord> Images::register_stored(const store::StoredImage& img
         if (have) {
             rec = *have;
         } else {
-            if (!is_not_found(have.error())) return std::unexpected(have.error());
+            if (!store::is_not_found(have.error())) return std::unexpected(have.error());
             LXM_TRY(rec.id, store::create_image(tx, rec));
         }
         for (auto a : opts.aliases) {
@@ -521,7 +516,7 @@ Result<store::ImageRecord> Images::register_stored(const store::StoredImage& img
                 LXM_TRY_VOID(store::update_image_alias(tx, a));
                 if (placeholder) LXM_TRY_VOID(store::delete_image(tx, old));
             } else {
-                if (!is_not_found(cur.error())) return std::unexpected(cur.error());
+                if (!store::is_not_found(cur.error())) return std::unexpected(cur.error());
                 LXM_TRY_VOID(store::create_image_alias(tx, a));
             }
         }
@@ -560,7 +555,7 @@ Result<void> Images::remove(const std::string& fp) {
     LXM_TRY(bool used, state_.store().write([&](store::Transaction& tx) -> Result<bool> {
         auto have = store::get_image(tx, fp);
         if (have) LXM_TRY_VOID(store::delete_image(tx, fp));  // deletes its aliases
-        else if (!is_not_found(have.error())) return std::unexpected(have.error());
+        else if (!store::is_not_found(have.error())) return std::unexpected(have.error());
         LXM_TRY(auto insts, store::list_instances(tx));
         return std::any_of(insts.begin(), insts.end(), [&](const auto& r) { return r.image_fingerprint == fp; });
     }));
@@ -581,11 +576,11 @@ Result<void> Images::create_alias(const store::ImageAlias& alias) {
         return http_error(400, "Bad alias name \"" + alias.name.substr(0, 64) + "\"");
     return state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
         auto img = store::find_image(tx, alias.fingerprint);
-        if (!img && is_not_found(img.error())) return http_error(404, "Image \"" + alias.fingerprint.substr(0, 64) + "\" not found");
+        if (!img && store::is_not_found(img.error())) return http_error(404, "Image \"" + alias.fingerprint.substr(0, 64) + "\" not found");
         if (!img) return std::unexpected(img.error());
         auto cur = store::get_image_alias(tx, alias.name);
         if (cur) return http_error(409, "Alias \"" + alias.name.substr(0, 128) + "\" already exists");
-        if (!is_not_found(cur.error())) return std::unexpected(cur.error());
+        if (!store::is_not_found(cur.error())) return std::unexpected(cur.error());
         store::ImageAlias a = alias;
         a.fingerprint = img->fingerprint;
         return store::create_image_alias(tx, a);

@@ -25,6 +25,7 @@
 #include "lxm/core/image_templates.hpp"
 #include "lxm/core/instances.hpp"
 #include "lxm/core/names.hpp"
+#include "lxm/core/unix_time.hpp"
 #include "store/pool_fs.hpp"
 #include "store/profiles.hpp"
 #include "store/server_config.hpp"
@@ -38,11 +39,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kProject = "default";
-
-int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 std::vector<std::string> entries_of(const std::string& dir) {
     std::vector<std::string> out;
@@ -76,6 +72,7 @@ Result<void> fill_root(const std::string& src, const std::string& dst, std::opti
         base::SpawnOptions o;
         o.argv = {"cp", "-a", "--reflink=auto", "--no-target-directory", "--", from, to};
         o.env = {"LC_ALL=C"};
+        o.die_with_parent = true;
         LXM_TRY_VOID(base::wrap(base::spawn_checked(o), "copy " + from));
     }
     if (::lchown(dst.c_str(), st.st_uid, st.st_gid) != 0) return base::errno_error("chown " + dst);
@@ -178,6 +175,12 @@ Result<void> Instances::create_from_trees(TreeImport spec, const Progress& progr
         auto set = load_template_set(spec.templates_dir);
         if (!set) return std::unexpected(base::wrap(set.error(), "templates of the instance"));
         LXM_TRY_VOID(base::wrap(save_template_set(pool.instance_dir(name), *set), "keep templates"));
+        if (!spec.trigger.empty() && set->has_trigger(spec.trigger)) {
+            // As create() for a copy: written now, and again at the first start.
+            LXM_TRY(Loaded l, load(name));
+            LXM_TRY_VOID(base::wrap(write_templates(l, *set, spec.trigger), "file templates"));
+            LXM_TRY_VOID(set_pending_trigger(kProject, name, spec.trigger));
+        }
     }
     LXM_TRY(Loaded made, load(name));
     LXM_TRY_VOID(apply_root_quota(name, made.expanded_devices));
@@ -190,7 +193,7 @@ Result<void> Instances::create_from_trees(TreeImport spec, const Progress& progr
     }));
     LXM_TRY_VOID(write_backup(name));
     rev.success();
-    emit("instance-created", name, json{{"source", "import"}});
+    emit("instance-created", name, json{{"source", spec.trigger == "copy" ? "copy" : "import"}});
     return {};
 }
 

@@ -16,6 +16,8 @@
 #include "lxm/core/instances.hpp"
 #include "lxm/core/names.hpp"
 #include "lxm/core/snapshot_schedule.hpp"
+#include "lxm/core/unix_time.hpp"
+#include "store/errors.hpp"
 
 namespace lxm::core {
 
@@ -26,18 +28,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kProject = "default";
-
-int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-apitypes::Timestamp ts(int64_t ns) {
-    if (ns == 0) return apitypes::zero_time();
-    return apitypes::Timestamp(std::chrono::nanoseconds(ns));
-}
-
-bool is_not_found(const base::Error& e) { return e.code == std::errc::no_such_file_or_directory; }
 
 bool running_status(const json& st) {
     std::string s = st.value("status", "Stopped");
@@ -73,9 +63,9 @@ apitypes::InstanceSnapshot Instances::snapshot_to_api(const Loaded& l, const sto
     a.expanded_devices = l.expanded_devices;
     for (const auto& [k, v] : s.config) a.expanded_config[k] = v;
     for (const auto& [k, v] : s.devices) a.expanded_devices[k] = v;
-    a.created_at = ts(s.created_at);
+    a.created_at = api_time(s.created_at);
     a.last_used_at = apitypes::zero_time();
-    a.expires_at = s.expires_at ? ts(*s.expires_at) : apitypes::zero_time();
+    a.expires_at = s.expires_at ? api_time(*s.expires_at) : apitypes::zero_time();
     a.stateful = s.stateful;
     a.ephemeral = l.rec.ephemeral;
     a.profiles = l.rec.profiles;
@@ -101,7 +91,7 @@ Result<std::vector<apitypes::InstanceSnapshot>> Instances::snapshots(const std::
 Result<apitypes::InstanceSnapshot> Instances::snapshot(const std::string& name, const std::string& snap) {
     LXM_TRY(Loaded l, load(name));
     auto s = state_.store().read([&](store::Transaction& tx) { return store::get_snapshot(tx, kProject, name, snap); });
-    if (!s && is_not_found(s.error())) return snapshot_not_found(name, snap);
+    if (!s && store::is_not_found(s.error())) return snapshot_not_found(name, snap);
     if (!s) return std::unexpected(s.error());
     if (half_made(*s)) return snapshot_not_found(name, snap);
     return snapshot_to_api(l, *s);
@@ -197,7 +187,7 @@ Result<void> Instances::create_snapshot(const std::string& name, const std::stri
 
 Result<void> Instances::delete_snapshot_locked(const std::string& name, const std::string& snap) {
     auto s = state_.store().read([&](store::Transaction& tx) { return store::get_snapshot(tx, kProject, name, snap); });
-    if (!s && is_not_found(s.error())) return snapshot_not_found(name, snap);
+    if (!s && store::is_not_found(s.error())) return snapshot_not_found(name, snap);
     if (!s) return std::unexpected(s.error());
     // Marker first: a kill from here on leaves a row reconcile finishes deleting.
     if (!s->config.count(std::string(kDeletingKey))) {
@@ -244,7 +234,7 @@ Result<void> Instances::restore_snapshot(const std::string& name, const std::str
     auto guard = locks_.lock(name);
     LXM_TRY(Loaded l, load(name));
     auto s = state_.store().read([&](store::Transaction& tx) { return store::get_snapshot(tx, kProject, name, snap); });
-    if (!s && is_not_found(s.error())) return snapshot_not_found(name, snap);
+    if (!s && store::is_not_found(s.error())) return snapshot_not_found(name, snap);
     if (!s) return std::unexpected(s.error());
     if (half_made(*s)) return snapshot_not_found(name, snap);
 

@@ -2,11 +2,13 @@
 // root disk device's "pool"), root disk quotas (its "size"), and copying an
 // instance's snapshots with it.
 #include <algorithm>
+#include <chrono>
 
 #include "lxm/apitypes/http_error.hpp"
 #include "lxm/base/log.hpp"
 #include "lxm/core/config_keys.hpp"
 #include "lxm/core/instances.hpp"
+#include "lxm/core/names.hpp"
 #include "store/profiles.hpp"
 #include "store/snapshots.hpp"
 
@@ -75,9 +77,6 @@ Result<std::string> Instances::root_pool_for(const apitypes::InstancesPost& req,
     if (const auto* d = root_disk(expanded); d && d->count("pool")) pool = d->at("pool");
     if (pool.empty()) pool = source && !source->rec.storage_pool.empty() ? source->rec.storage_pool : state_.pool_name();
     if (!state_.pool(pool)) return http_error(400, "Storage pool \"" + pool.substr(0, 64) + "\" not found");
-    if (source && !source->rec.storage_pool.empty() && source->rec.storage_pool != pool)
-        return http_error(400, "Copies between storage pools are not supported (source in \"" + source->rec.storage_pool +
-                                   "\", target \"" + pool + "\")");
     LXM_TRY(store::PoolDriver * driver, state_.pool(pool));
     LXM_TRY_VOID(check_root_quota(*driver, expanded));
     return pool;
@@ -117,6 +116,106 @@ Result<void> Instances::apply_root_quota(const std::string& name, const DeviceMa
         if (!pool.check_quota()) return {};
     }
     return base::wrap(pool.set_instance_quota(name, size), "root disk quota of " + name);
+}
+
+Result<std::vector<std::string>> Instances::check_profile_devices(const std::string& profile,
+                                                                  const DeviceMap& new_devices,
+                                                                  const std::vector<std::string>& used_by) {
+    std::vector<std::string> resized;
+    for (const auto& name : used_by) {
+        auto l = load(name);
+        if (!l) continue;  // deleted meanwhile
+        LXM_TRY(auto profiles, state_.store().read([&](store::Transaction& tx)
+                                                       -> Result<std::vector<store::ProfileRecord>> {
+            std::vector<store::ProfileRecord> out;
+            for (const auto& p : l->rec.profiles) {
+                if (p == profile) {
+                    out.emplace_back();
+                    continue;
+                }
+                LXM_TRY(auto pr, store::get_profile(tx, kProject, p));
+                out.push_back(std::move(pr));
+            }
+            return out;
+        }));
+        std::vector<const DeviceMap*> layers;
+        for (size_t i = 0; i < profiles.size(); ++i)
+            layers.push_back(l->rec.profiles[i] == profile ? &new_devices : &profiles[i].devices);
+        layers.push_back(&l->rec.devices);
+        DeviceMap after = expand_devices(layers);
+        auto ok = check_root_update(*l, after);
+        if (!ok) {
+            if (apitypes::http_status_of(ok.error()) != 400) return std::unexpected(ok.error());
+            return http_error(400, "Instance \"" + name + "\": " + apitypes::user_message(ok.error()));
+        }
+        if (root_size_changed(l->expanded_devices, after)) resized.push_back(name);
+    }
+    return resized;
+}
+
+Result<void> Instances::reapply_root_quota(const std::string& name) {
+    auto guard = locks_.lock(name);
+    LXM_TRY(Loaded l, load(name));
+    return apply_root_quota(name, l.expanded_devices);
+}
+
+Result<void> Instances::move_to_pool(const std::string& name, const std::string& pool, const std::string& new_name,
+                                     const Progress& progress) {
+    const std::string target = new_name.empty() ? name : new_name;
+    LXM_TRY_VOID(validate_instance_name(target));
+    LXM_TRY(Loaded l, load(name));
+    if (!state_.pool(pool)) return http_error(400, "Storage pool \"" + pool.substr(0, 64) + "\" not found");
+    const std::string cur = l.rec.storage_pool.empty() ? state_.pool_name() : l.rec.storage_pool;
+    if (pool == cur) {
+        if (target != name) return rename(name, target);
+        return http_error(400, "Instance \"" + name + "\" is already in storage pool \"" + pool + "\"");
+    }
+    LXM_TRY(auto st, state(name));
+    if (st.status != "Stopped") return http_error(400, "The instance must be stopped to move it to another storage pool");
+    if (target != name && load(target)) return http_error(409, "Instance \"" + target + "\" already exists");
+
+    // The copy: the instance's own config, devices and profiles; its root disk (its own, or
+    // the one its profiles give it, made its own) on the new pool.
+    apitypes::InstancesPost req;
+    req.name = "lxm-move-" + std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                 std::chrono::steady_clock::now().time_since_epoch())
+                                                 .count() %
+                                             1000000000000LL);
+    req.source.type = "copy";
+    req.source.source = name;
+    req.config = l.rec.config;
+    req.devices = l.rec.devices;
+    req.profiles = l.rec.profiles;
+    req.description = l.rec.description;
+    req.ephemeral = l.rec.ephemeral;
+    bool placed = false;
+    for (auto& [dn, d] : req.devices)
+        if (d.count("type") && d.at("type") == "disk" && d.count("path") && d.at("path") == "/") {
+            d["pool"] = pool;
+            placed = true;
+        }
+    if (!placed) {
+        std::string dev_name = "root";
+        std::map<std::string, std::string> dev{{"type", "disk"}, {"path", "/"}};
+        for (const auto& [dn, d] : l.expanded_devices)
+            if (d.count("type") && d.at("type") == "disk" && d.count("path") && d.at("path") == "/") {
+                dev_name = dn;
+                dev = d;
+            }
+        dev["pool"] = pool;
+        req.devices[dev_name] = dev;
+    }
+    if (progress) progress({{"progress", "copying into pool " + pool}});
+    LXM_TRY_VOID(base::wrap(create(req, progress), "move " + name + " to pool " + pool));
+    // The source goes only once the copy is complete.
+    if (auto r = remove(name); !r) {
+        if (auto u = remove(req.name); !u) LXM_WARN("move of {}: removing the copy {}: {}", name, req.name, u.error().message());
+        return std::unexpected(base::wrap(r.error(), "move " + name + ": delete the source"));
+    }
+    if (auto r = rename(req.name, target); !r)
+        return std::unexpected(base::wrap(r.error(), "move " + name + ": the copy in pool " + pool + " is named " +
+                                                         req.name + " (renaming it failed)"));
+    return {};
 }
 
 Result<void> Instances::copy_snapshots(const std::string& from, const std::string& to, uid_t owner) {

@@ -27,12 +27,14 @@
 #include "lxm/core/config_keys.hpp"
 #include "lxm/core/names.hpp"
 #include "lxm/core/networks.hpp"
+#include "lxm/core/unix_time.hpp"
 #include "lxm/runtime/idmap.hpp"
 #include "lxm/runtime/mount.hpp"
 #include "store/images.hpp"
 #include "store/profiles.hpp"
 #include "store/server_config.hpp"
 #include "store/snapshots.hpp"
+#include "store/errors.hpp"
 
 namespace lxm::core {
 
@@ -43,18 +45,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kProject = "default";
-
-int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-apitypes::Timestamp ts(int64_t ns) {
-    if (ns == 0) return apitypes::zero_time();
-    return apitypes::Timestamp(std::chrono::nanoseconds(ns));
-}
-
-bool is_not_found(const base::Error& e) { return e.code == std::errc::no_such_file_or_directory; }
 
 base::Unexpected instance_not_found(const std::string& name) {
     return http_error(404, "Instance \"" + name.substr(0, 64) + "\" not found");
@@ -142,9 +132,9 @@ Result<Instances::Loaded> Instances::load(const std::string& name) {
         l.expanded_devices = expand_devices(dl);
         return l;
     });
-    if (!r && is_not_found(r.error()) && r.error().context.find("instance") != std::string::npos)
+    if (!r && store::is_not_found(r.error()) && r.error().context.find("instance") != std::string::npos)
         return instance_not_found(name);
-    if (!r && is_not_found(r.error())) return instance_not_found(name);
+    if (!r && store::is_not_found(r.error())) return instance_not_found(name);
     return r;
 }
 
@@ -183,8 +173,8 @@ apitypes::Instance Instances::to_api(const Loaded& l, const json& ms) const {
     i.profiles = r.profiles;
     i.stateful = r.stateful;
     i.description = r.description;
-    i.created_at = ts(r.created_at);
-    i.last_used_at = ts(r.last_used_at);
+    i.created_at = api_time(r.created_at);
+    i.last_used_at = api_time(r.last_used_at);
     i.expanded_config = l.expanded_config;
     i.expanded_devices = l.expanded_devices;
     i.name = r.name;
@@ -374,13 +364,13 @@ Result<void> Instances::check_create(const apitypes::InstancesPost& req) {
     return state_.store().read([&](store::Transaction& tx) -> Result<void> {
         for (const auto& p : profiles) {
             auto pr = store::get_profile(tx, kProject, p);
-            if (!pr && is_not_found(pr.error()))
+            if (!pr && store::is_not_found(pr.error()))
                 return http_error(400, "Profile \"" + p.substr(0, 64) + "\" not found");
             if (!pr) return std::unexpected(pr.error());
         }
         auto id = store::instance_id(tx, kProject, req.name);
         if (id) return http_error(409, "Instance \"" + req.name + "\" already exists");
-        if (!is_not_found(id.error())) return std::unexpected(id.error());
+        if (!store::is_not_found(id.error())) return std::unexpected(id.error());
         return {};
     });
 }
@@ -391,12 +381,12 @@ Result<Instances::NewRow> Instances::insert_new_row(store::InstanceRecord& rec) 
     LXM_TRY(int64_t id_base, state_.store().write([&](store::Transaction& tx) -> Result<int64_t> {
         auto id = store::instance_id(tx, kProject, name);
         if (id) return http_error(409, "Instance \"" + name + "\" already exists");
-        if (!is_not_found(id.error())) return std::unexpected(id.error());
+        if (!store::is_not_found(id.error())) return std::unexpected(id.error());
         std::vector<const ConfigMap*> layers;
         std::vector<store::ProfileRecord> profiles;
         for (const auto& p : rec.profiles) {
             auto pr = store::get_profile(tx, kProject, p);
-            if (!pr && is_not_found(pr.error())) return http_error(400, "Profile \"" + p.substr(0, 64) + "\" not found");
+            if (!pr && store::is_not_found(pr.error())) return http_error(400, "Profile \"" + p.substr(0, 64) + "\" not found");
             if (!pr) return std::unexpected(pr.error());
             profiles.push_back(std::move(*pr));
         }
@@ -426,6 +416,19 @@ Result<void> Instances::create(const apitypes::InstancesPost& req, const Progres
     const std::string& name = req.name;
     const bool copy = req.source.type == "copy";
     auto [copy_from, copy_snap] = copy ? split_copy_source(req.source.source) : std::pair<std::string, std::string>{};
+    if (copy) {
+        // Into another pool: a stream of the source's trees (no lock held here: the
+        // copier snapshots the source and creates the target through create_from_trees).
+        LXM_TRY(Loaded src, load(copy_from));
+        LXM_TRY(std::string target_pool, root_pool_for(req, src));
+        std::string source_pool = src.rec.storage_pool.empty() ? state_.pool_name() : src.rec.storage_pool;
+        if (target_pool != source_pool) {
+            if (!cross_pool_copy_)
+                return http_error(400, "Copies between storage pools are not supported (source in \"" + source_pool +
+                                           "\", target \"" + target_pool + "\")");
+            return cross_pool_copy_(req, target_pool, progress);
+        }
+    }
     auto guard = copy ? locks_.lock({name, copy_from}) : locks_.lock(name);
 
     std::optional<Loaded> source;
@@ -576,7 +579,7 @@ Result<void> Instances::update(const std::string& name, const apitypes::Instance
         std::vector<store::ProfileRecord> profiles;
         for (const auto& p : rec.profiles) {
             auto pr = store::get_profile(tx, kProject, p);
-            if (!pr && is_not_found(pr.error())) return http_error(400, "Profile \"" + p.substr(0, 64) + "\" not found");
+            if (!pr && store::is_not_found(pr.error())) return http_error(400, "Profile \"" + p.substr(0, 64) + "\" not found");
             if (!pr) return std::unexpected(pr.error());
             profiles.push_back(std::move(*pr));
         }

@@ -34,6 +34,7 @@
 #include "lxm/core/instance_locks.hpp"
 #include "lxm/runtime/monitor_client.hpp"
 #include "store/backup_file.hpp"
+#include "store/image_metadata.hpp"
 #include "store/instances.hpp"
 #include "store/snapshots.hpp"
 
@@ -133,6 +134,7 @@ public:
         std::string rootfs_tree;
         std::string templates_dir;                     // "": none; else metadata.yaml + templates/ kept by the instance
         std::string pool;                              // "": the root disk's pool (profiles), else the default
+        std::string trigger;                           // "copy": the kept templates' copy trigger applied (as create())
     };
     // All-or-nothing creation of an instance from unpacked trees (owners as the container
     // sees them; in the target pool's tmp/, consumed: moved into place, so on the same
@@ -140,6 +142,39 @@ public:
     base::Result<void> create_from_trees(TreeImport spec, const Progress& progress);
     // The pool a TreeImport without a pool goes to (to unpack beside it).
     base::Result<std::string> import_pool_for(const store::InstanceRecord& rec, const std::string& requested);
+
+    // A profile about to get new devices: each instance in used_by is checked as update()
+    // checks its own devices (the root disk stays in its pool; a root size its pool can
+    // limit, else http 400 naming the instance). Returns those whose root size changes.
+    base::Result<std::vector<std::string>> check_profile_devices(const std::string& profile,
+                                                                 const DeviceMap& new_devices,
+                                                                 const std::vector<std::string>& used_by);
+    // Set the root volume's limit from the instance's current expanded root disk (after a profile change).
+    base::Result<void> reapply_root_quota(const std::string& name);
+
+    // Copies into another pool than the source's (POST /1.0/instances, source type copy, a root
+    // disk on another pool): create() hands them to this function, which lxm/core/backups.cpp
+    // installs (the instance's tarball streamed into the target pool, then create_from_trees).
+    // Without it such copies are refused (400).
+    using CrossPoolCopy = std::function<base::Result<void>(const apitypes::InstancesPost& req,
+                                                           const std::string& target_pool, const Progress& progress)>;
+    void set_cross_pool_copy(CrossPoolCopy fn) { cross_pool_copy_ = std::move(fn); }
+    // Move an instance (stopped) with its snapshots into another pool, optionally renamed
+    // (POST /1.0/instances/<n> {pool}): copied under a temporary name, then the source deleted
+    // and the copy renamed. A failed copy changes nothing.
+    base::Result<void> move_to_pool(const std::string& name, const std::string& pool, const std::string& new_name,
+                                    const Progress& progress);
+
+    // ---- image metadata kept by the instance (lxm/core/instance_metadata.cpp) ----
+    // metadata.yaml of the instance dir (empty when it has none); set: architecture and
+    // creation_date filled in when missing, template rules checked (http 400).
+    base::Result<store::ImageMetadata> metadata(const std::string& name);
+    base::Result<void> set_metadata(const std::string& name, store::ImageMetadata m);
+    // Files under templates/ (plain names only: http 400 otherwise, 404 when missing).
+    base::Result<std::vector<std::string>> template_files(const std::string& name);
+    base::Result<std::string> template_file(const std::string& name, const std::string& file);
+    base::Result<void> put_template_file(const std::string& name, const std::string& file, const std::string& text);
+    base::Result<void> delete_template_file(const std::string& name, const std::string& file);
 
     // Rewrite the instance's backup file (after a change of one of its profiles).
     base::Result<void> rewrite_backup(const std::string& name);
@@ -226,6 +261,7 @@ private:
     NameLocks locks_;
     LifecycleFn lifecycle_;
     Networks* networks_ = nullptr;
+    CrossPoolCopy cross_pool_copy_;
     std::atomic<uint64_t> monitor_queries_{0};
 };
 

@@ -86,6 +86,11 @@ Result<void> Profiles::create(const apitypes::ProfilesPost& req) {
 Result<void> Profiles::update(const std::string& name, const apitypes::ProfilePut& put) {
     LXM_TRY_VOID(validate_config(put.config));
     LXM_TRY_VOID(validate_devices(put.devices));
+    // The instances using the profile see its new root disk: checked before, applied after.
+    LXM_TRY(std::vector<std::string> users, map_not_found(state_.store().read([&](store::Transaction& tx) {
+        return store::profile_used_by(tx, kProject, name);
+    }), name));
+    LXM_TRY(std::vector<std::string> resized, instances_.check_profile_devices(name, put.devices, users));
     std::vector<std::string> used;
     LXM_TRY_VOID(map_not_found(state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
         LXM_TRY(auto rec, store::get_profile(tx, kProject, name));
@@ -96,9 +101,12 @@ Result<void> Profiles::update(const std::string& name, const apitypes::ProfilePu
         LXM_TRY(used, store::profile_used_by(tx, kProject, name));
         return {};
     }), name));
+    Result<void> applied;
+    for (const auto& i : resized)
+        if (auto r = instances_.reapply_root_quota(i); !r && applied) applied = std::unexpected(r.error());
     for (const auto& i : used)
         if (auto r = instances_.rewrite_backup(i); !r) LXM_WARN("instance {}: {}", i, r.error().message());
-    return {};
+    return applied;
 }
 
 Result<void> Profiles::rename(const std::string& name, const std::string& new_name) {

@@ -6,6 +6,10 @@
 #include <ctime>
 #include <set>
 
+#include "lxm/apitypes/http_error.hpp"
+#include "lxm/core/names.hpp"
+#include "lxm/core/template_render.hpp"
+
 namespace lxm::core {
 
 using base::Result;
@@ -200,20 +204,10 @@ Result<std::optional<SysTime>> expiry_time(SysTime created, std::string_view exp
     return std::optional<SysTime>(out);
 }
 
-Result<std::string> snapshot_name_from_pattern(std::string_view pattern, const std::vector<std::string>& taken) {
-    std::string p(trim(pattern));
-    if (p.empty()) p = "snap%d";
-    if (p.find('/') != std::string::npos || p.starts_with("."))
-        return base::make_error(std::errc::invalid_argument, "snapshots.pattern must not contain '/' or start with '.'");
-    auto pos = p.find("%d");
-    std::set<std::string> used(taken.begin(), taken.end());
-    if (pos == std::string::npos) {
-        if (used.count(p))
-            return base::make_error(std::errc::file_exists, "snapshot \"" + p + "\" (snapshots.pattern) already exists");
-        return p;
-    }
-    // As LXD: one more than the highest number used with this pattern.
-    std::string prefix = p.substr(0, pos), suffix = p.substr(pos + 2);
+namespace {
+
+// "<prefix><n><suffix>" with n one more than the highest such number taken (0 when none).
+std::string next_numbered(const std::string& prefix, const std::string& suffix, const std::vector<std::string>& taken) {
     long next = 0;
     for (const auto& n : taken) {
         if (n.size() <= prefix.size() + suffix.size() || !n.starts_with(prefix) || !n.ends_with(suffix)) continue;
@@ -221,9 +215,43 @@ Result<std::string> snapshot_name_from_pattern(std::string_view pattern, const s
         if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
         next = std::max(next, std::stol(digits) + 1);
     }
-    std::string n = prefix + std::to_string(next) + suffix;
-    if (!used.count(n)) return n;
-    return base::make_error(std::errc::file_exists, "no free snapshot name for pattern " + p);
+    return prefix + std::to_string(next) + suffix;
+}
+
+}  // namespace
+
+Result<std::string> snapshot_name_from_pattern(std::string_view pattern, const std::vector<std::string>& taken,
+                                               std::optional<SysTime> now) {
+    std::string p(trim(pattern));
+    if (p.empty()) p = "snap%d";
+    if (p.find("{{") != std::string::npos || p.find("{%") != std::string::npos || p.find("{#") != std::string::npos) {
+        TemplateContext ctx;
+        SysTime t = now.value_or(std::chrono::system_clock::now());
+        ctx.creation_date = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+        auto r = render_template(p, ctx, "snapshots.pattern");
+        if (!r) return base::make_error(std::errc::invalid_argument, r.error().context);
+        p = std::string(trim(*r));
+    }
+    auto pos = p.find("%d");
+    if (pos != std::string::npos && p.find("%d", pos + 2) != std::string::npos)
+        return base::make_error(std::errc::invalid_argument, "snapshots.pattern may contain \"%d\" only once");
+    std::set<std::string> used(taken.begin(), taken.end());
+    std::string name;
+    if (pos != std::string::npos) {
+        // As LXD: one more than the highest number used with this pattern.
+        name = next_numbered(p.substr(0, pos), p.substr(pos + 2), taken);
+    } else {
+        // As LXD: a fixed name that is taken gets "-<n>".
+        name = used.count(p) ? next_numbered(p + "-", "", taken) : p;
+    }
+    if (name.find('/') != std::string::npos || name.starts_with("."))
+        return base::make_error(std::errc::invalid_argument, "snapshots.pattern must not make a name with '/' or a leading '.'");
+    if (auto v = validate_object_name("Snapshot", name); !v)
+        return base::make_error(std::errc::invalid_argument,
+                                "snapshots.pattern makes the name \"" + name.substr(0, 64) + "\": " +
+                                    apitypes::user_message(v.error()));
+    if (used.count(name)) return base::make_error(std::errc::file_exists, "no free snapshot name for pattern " + p);
+    return name;
 }
 
 }  // namespace lxm::core

@@ -7,8 +7,10 @@
 //                               or a comma-separated list of @hourly @daily @midnight @weekly
 //                               @monthly @yearly @annually; empty = none. Local time.
 //   snapshots.schedule.stopped  true: stopped instances too (default false)
-//   snapshots.pattern           name of scheduled (and unnamed) snapshots; "%d" becomes one more
-//                               than the highest number taken (default "snap%d")
+//   snapshots.pattern           name of scheduled (and unnamed) snapshots, a pongo2 template as
+//                               LXD's ({{ creation_date|date:'2006-01-02_15-04-05' }}); then "%d"
+//                               (at most once) becomes one more than the highest number taken
+//                               (default "snap%d"); a name without "%d" that is taken gets "-%d"
 //   snapshots.expiry            e.g. "1d 2w": units M (minutes), H (hours), d, w, m (months),
 //                               y; each snapshot gets expires_at = creation time + that
 #pragma once
@@ -55,8 +57,10 @@ private:
 // steps: use expiry_time). EINVAL when malformed; "" -> nullopt (never).
 base::Result<std::optional<SysTime>> expiry_time(SysTime created, std::string_view expr);
 
-// The snapshot name for a pattern ("snap%d" -> one more than the highest snapN); EINVAL for
-// a pattern that makes an invalid name.
-base::Result<std::string> snapshot_name_from_pattern(std::string_view pattern, const std::vector<std::string>& taken);
+// The snapshot name for a pattern rendered at `now` ("snap%d" -> one more than the highest snapN;
+// "{{ creation_date|date:'2006-01-02' }}" -> "2026-11-23", or "2026-11-23-0" when that is taken);
+// EINVAL for a pattern that does not render or makes an invalid name.
+base::Result<std::string> snapshot_name_from_pattern(std::string_view pattern, const std::vector<std::string>& taken,
+                                                     std::optional<SysTime> now = std::nullopt);
 
 }  // namespace lxm::core

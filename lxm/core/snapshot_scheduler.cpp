@@ -76,7 +76,7 @@ std::vector<std::string> SnapshotScheduler::tick() {
                 if (sched->empty() || !sched->matches(minute)) continue;
                 if (!inst.running && !parse_bool(cfg(inst.expanded_config, "snapshots.schedule.stopped")).value_or(false))
                     continue;
-                auto name = snapshot_name_from_pattern(cfg(inst.expanded_config, "snapshots.pattern"), inst.snapshots);
+                auto name = snapshot_name_from_pattern(cfg(inst.expanded_config, "snapshots.pattern"), inst.snapshots, now);
                 if (!name) {
                     LXM_WARN("instance {}: scheduled snapshot: {}", inst.name, name.error().message());
                     continue;

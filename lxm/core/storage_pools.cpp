@@ -19,6 +19,7 @@
 #include "store/profiles.hpp"
 #include "store/snapshots.hpp"
 #include "store/storage.hpp"
+#include "store/errors.hpp"
 
 namespace lxm::core {
 
@@ -29,8 +30,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kProject = "default";
-
-bool is_not_found(const base::Error& e) { return e.code == std::errc::no_such_file_or_directory; }
 
 base::Unexpected pool_not_found(const std::string& name) {
     return http_error(404, "Storage pool \"" + name.substr(0, 64) + "\" not found");
@@ -106,7 +105,7 @@ Result<void> StoragePools::startup() {
     // As `lxd init`: the default profile's root disk is on the default pool.
     return state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
         auto p = store::get_profile(tx, kProject, "default");
-        if (!p) return is_not_found(p.error()) ? Result<void>{} : std::unexpected(p.error());
+        if (!p) return store::is_not_found(p.error()) ? Result<void>{} : std::unexpected(p.error());
         for (const auto& [n, d] : p->devices) {
             auto t = d.find("type");
             auto path = d.find("path");
@@ -139,7 +138,7 @@ Result<std::vector<std::string>> StoragePools::used_by(const std::string& name) 
 
 Result<json> StoragePools::to_json(const std::string& name) {
     auto rec = state_.store().read([&](store::Transaction& tx) { return store::get_storage_pool(tx, name); });
-    if (!rec && is_not_found(rec.error())) return pool_not_found(name);
+    if (!rec && store::is_not_found(rec.error())) return pool_not_found(name);
     if (!rec) return std::unexpected(rec.error());
     LXM_TRY(auto ub, used_by(name));
     std::string status = rec->status;
@@ -214,7 +213,7 @@ Result<void> StoragePools::create(const json& body) {
     LXM_TRY_VOID(state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
         auto cur = store::get_storage_pool(tx, name);
         if (cur) return http_error(409, "Storage pool \"" + name + "\" already exists");
-        if (!is_not_found(cur.error())) return std::unexpected(cur.error());
+        if (!store::is_not_found(cur.error())) return std::unexpected(cur.error());
         LXM_TRY(auto id, store::create_storage_pool(tx, rec));
         (void)id;
         return {};
@@ -242,7 +241,7 @@ Result<void> StoragePools::update(const std::string& name, const json& body) {
     if (!body.is_object()) return http_error(400, "The request body must be a JSON object");
     return state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
         auto rec = store::get_storage_pool(tx, name);
-        if (!rec && is_not_found(rec.error())) return pool_not_found(name);
+        if (!rec && store::is_not_found(rec.error())) return pool_not_found(name);
         if (!rec) return std::unexpected(rec.error());
         store::ConfigMap config;
         if (body.contains("config") && !body["config"].is_null()) {
@@ -267,7 +266,7 @@ Result<void> StoragePools::update(const std::string& name, const json& body) {
 
 Result<void> StoragePools::remove(const std::string& name) {
     auto rec = state_.store().read([&](store::Transaction& tx) { return store::get_storage_pool(tx, name); });
-    if (!rec && is_not_found(rec.error())) return pool_not_found(name);
+    if (!rec && store::is_not_found(rec.error())) return pool_not_found(name);
     if (!rec) return std::unexpected(rec.error());
     if (name == state_.pool_name()) return http_error(400, "The default storage pool cannot be deleted");
     LXM_TRY(auto ub, used_by(name));

@@ -7,6 +7,8 @@
 #include <optional>
 #include <vector>
 
+#include "lxm/core/go_time_format.hpp"
+
 namespace lxm::core {
 
 namespace {
@@ -14,7 +16,7 @@ namespace {
 // ---- values ----------------------------------------------------------------------------------
 
 struct Value {
-    enum class Kind { nil, str, integer, boolean, map, devices } kind = Kind::nil;
+    enum class Kind { nil, str, integer, boolean, map, devices, time } kind = Kind::nil;  // time: unix ns in i
     std::string s{};
     int64_t i = 0;
     bool b = false;
@@ -26,6 +28,7 @@ struct Value {
     static Value boolean(bool v) { return Value{Kind::boolean, {}, 0, v}; }
     static Value map(const StringMap* v) { return Value{Kind::map, {}, 0, false, v}; }
     static Value devices(const std::map<std::string, StringMap>* v) { return Value{Kind::devices, {}, 0, false, nullptr, v}; }
+    static Value time(int64_t ns) { return Value{Kind::time, {}, ns}; }
 };
 
 bool truthy(const Value& v) {
@@ -36,6 +39,7 @@ bool truthy(const Value& v) {
         case Value::Kind::boolean: return v.b;
         case Value::Kind::map: return !v.m->empty();
         case Value::Kind::devices: return !v.dm->empty();
+        case Value::Kind::time: return true;
     }
     return false;
 }
@@ -47,6 +51,7 @@ std::optional<std::string> text_of(const Value& v) {
         case Value::Kind::str: return v.s;
         case Value::Kind::integer: return std::to_string(v.i);
         case Value::Kind::boolean: return std::string(v.b ? "True" : "False");  // as pongo2 prints bools
+        case Value::Kind::time: return go_time_string(v.i);
         default: return std::nullopt;
     }
 }
@@ -61,6 +66,7 @@ bool equal(const Value& a, const Value& b) {
         case Value::Kind::boolean: return a.b == b.b;
         case Value::Kind::map: return a.m == b.m;
         case Value::Kind::devices: return a.dm == b.dm;
+        case Value::Kind::time: return a.i == b.i;
     }
     return false;
 }
@@ -264,8 +270,8 @@ private:
             if (peek().kind != Token::Kind::name) throw ParseError{"expected a filter name after '|'"};
             std::string f = peek().text;
             ++p_;
-            if (f != "default" && f != "lower" && f != "upper" && f != "trim")
-                throw ParseError{"unknown filter '" + f + "' (supported: default, lower, upper, trim)"};
+            if (f != "default" && f != "lower" && f != "upper" && f != "trim" && f != "date")
+                throw ParseError{"unknown filter '" + f + "' (supported: default, lower, upper, trim, date)"};
             std::vector<ExprPtr> a;
             a.push_back(std::move(e));
             if (is_op(":")) {
@@ -273,7 +279,8 @@ private:
                 a.push_back(parse_primary());
             }
             if (f == "default" && a.size() != 2) throw ParseError{"filter 'default' needs an argument (default:\"x\")"};
-            if (f != "default" && a.size() != 1) throw ParseError{"filter '" + f + "' takes no argument"};
+            if (f == "date" && a.size() != 2) throw ParseError{"filter 'date' needs a Go layout (date:\"2006-01-02\")"};
+            if (f != "default" && f != "date" && a.size() != 1) throw ParseError{"filter '" + f + "' takes no argument"};
             e = make(Expr::Kind::filter, f, std::move(a));
         }
         return e;
@@ -384,6 +391,7 @@ Value evaluate(const Expr& e, const TemplateContext& ctx) {
             if (e.text == "config") return Value::map(&ctx.config);
             if (e.text == "properties") return Value::map(&ctx.properties);
             if (e.text == "devices") return Value::devices(&ctx.devices);
+            if (e.text == "creation_date" && ctx.creation_date) return Value::time(*ctx.creation_date);
             return Value{};
         case Expr::Kind::attr: return member(evaluate(*e.args[0], ctx), e.text);
         case Expr::Kind::index: {
@@ -431,6 +439,11 @@ Value evaluate(const Expr& e, const TemplateContext& ctx) {
         case Expr::Kind::filter: {
             Value v = evaluate(*e.args[0], ctx);
             if (e.text == "default") return truthy(v) ? v : evaluate(*e.args[1], ctx);
+            if (e.text == "date") {
+                // As pongo2: only a time has a date; anything else renders empty.
+                if (v.kind != Value::Kind::time) return Value::str("");
+                return Value::str(go_time_format(v.i, text_of(evaluate(*e.args[1], ctx)).value_or(std::string())));
+            }
             std::string s = text_of(v).value_or(std::string());
             if (e.text == "lower")
                 std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });

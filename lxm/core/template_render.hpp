@@ -12,14 +12,17 @@
 // config["user.x"]), string literals ("x" or 'x', with \" \' \\ \n \t),
 // integers, true/false, calls of config_get(key, default), comparisons
 // == != < > <= >=, `in` (substring or map key), not/!, and/&&, or/||,
-// parentheses, and the filters default:"x", lower, upper, trim.
+// parentheses, and the filters default:"x", lower, upper, trim, date:"<Go layout>"
+// (of a time: creation_date, the name snapshots.pattern gets; prints as Go's time.String()).
 // As in pongo2: an unknown name or attribute is empty (renders as "", false
 // in a condition). Anything else (an unknown tag, filter, function or
 // character, an unclosed block) is an error naming the template and line:
 // "hosts.tpl:3: unknown tag 'for'".
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +40,7 @@ struct TemplateContext {
     StringMap config{};                              // the instance's expanded config (also config_get)
     std::map<std::string, StringMap> devices{};      // expanded devices
     StringMap properties{};                          // the template's own properties from metadata.yaml
+    std::optional<int64_t> creation_date{};          // unix ns: the name creation_date (snapshots.pattern)
 };
 
 // Render template text; name is the template's file name used in errors.

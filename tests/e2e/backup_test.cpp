@@ -9,11 +9,14 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include "lxm/base/file.hpp"
 #include "tests/e2e/daemon_fixture.hpp"
@@ -228,6 +231,34 @@ TEST_F(Backups, TruncatedOrCorruptFileLeavesNothing) {
     EXPECT_NE(r.out.find("Invalid backup file"), std::string::npos) << r.out;
     EXPECT_EQ(entries(pool() + "/tmp"), std::vector<std::string>{});
     EXPECT_EQ(entries(pool() + "/containers"), containers_before);
+
+    // An upload cut by the client mid-body (the connection closed): nothing left either,
+    // once lxmd noticed (its cleanup runs when the connection ends).
+    {
+        int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        ASSERT_GE(fd, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::string sock = d_.state() + "/unix.socket";
+        std::strncpy(a.sun_path, sock.c_str(), sizeof a.sun_path - 1);
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+        auto whole = base::read_file(file, 1 << 30);
+        ASSERT_TRUE(whole);
+        std::string head = "POST /1.0/instances HTTP/1.1\r\nHost: lxd\r\nContent-Type: application/octet-stream\r\n"
+                           "Content-Length: " + std::to_string(whole->size()) + "\r\n\r\n";
+        std::string part = head + whole->substr(0, whole->size() / 2);
+        ASSERT_EQ(::write(fd, part.data(), part.size()), static_cast<ssize_t>(part.size()));
+        ::usleep(300 * 1000);
+        ::close(fd);
+        bool clean = false;
+        for (int i = 0; i < 100 && !clean; ++i) {
+            clean = entries(pool() + "/tmp").empty();
+            if (!clean) ::usleep(100 * 1000);
+        }
+        EXPECT_TRUE(clean) << "tmp/ after a cut upload";
+        EXPECT_FALSE(exists(n));
+        EXPECT_EQ(entries(pool() + "/containers"), containers_before);
+    }
 
     // The whole file still imports afterwards.
     r = lxm("import " + file);

@@ -10,9 +10,12 @@
 #include <sys/mount.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 
+#include "lxm/base/defer.hpp"
 #include "lxm/base/file.hpp"
 #include "tests/e2e/daemon_fixture.hpp"
 #include "tests/support/container_fixture.hpp"
@@ -280,6 +283,26 @@ TEST_F(Storage, RootSizeRefusedWhereThePoolCannotLimit) {
     EXPECT_NE(msg.find("not supported by this pool"), std::string::npos) << msg;
     devs["root"]["size"] = "lots";
     EXPECT_EQ(status_of("PATCH", "/1.0/instances/" + a, json{{"devices", devs}}, &msg), 400);
+
+    // Nor through a profile an instance uses (one whose root disk comes from its profiles:
+    // a root device of its own would win): 400 naming the instance, the profile unchanged.
+    std::string b = Lxmd::name("psized"), p = Lxmd::name("sizedp");
+    made_.push_back(b);
+    ASSERT_EQ(launch(*c_, b, false), "");
+    ASSERT_EQ(status_of("POST", "/1.0/profiles", json{{"name", p}}), 200);
+    ASSERT_EQ(status_of("PATCH", "/1.0/instances/" + b, json{{"profiles", {"default", p}}}), 200);
+    json pdevs{{"root", {{"type", "disk"}, {"path", "/"}, {"pool", "default"}, {"size", "100MiB"}}}};
+    EXPECT_EQ(status_of("PATCH", "/1.0/profiles/" + p, json{{"devices", pdevs}}, &msg), 400);
+    EXPECT_NE(msg.find(b), std::string::npos) << msg;
+    EXPECT_NE(msg.find("not supported by this pool"), std::string::npos) << msg;
+    auto prof = c_->get("/1.0/profiles/" + p);
+    ASSERT_TRUE(prof);
+    EXPECT_TRUE((*prof)["devices"].empty()) << prof->dump();
+    // The instance with a root device of its own is not affected by the profile's.
+    ASSERT_EQ(status_of("PATCH", "/1.0/instances/" + b, json{{"profiles", {"default"}}}), 200);
+    ASSERT_EQ(status_of("PATCH", "/1.0/instances/" + a, json{{"profiles", {"default", p}}}), 200);
+    EXPECT_EQ(status_of("PATCH", "/1.0/profiles/" + p, json{{"devices", pdevs}}, &msg), 200) << msg;
+    ASSERT_EQ(status_of("PATCH", "/1.0/instances/" + a, json{{"profiles", {"default"}}}), 200);
 }
 
 TEST_F(Storage, BtrfsQuotaInsideContainer) {
@@ -319,6 +342,132 @@ TEST_F(Storage, BtrfsQuotaInsideContainer) {
     ASSERT_EQ(async("DELETE", "/1.0/instances/" + a), "");
     made_.clear();
     EXPECT_EQ(status_of("DELETE", "/1.0/storage-pools/bt"), 200) << d_.log();
+    pools_.clear();
+}
+
+TEST_F(Storage, BtrfsQuotaFromProfile) {
+    std::string mnt = mount_btrfs();
+    if (mnt.empty()) GTEST_SKIP() << "cannot make a btrfs loop filesystem";
+    pools_ = {"bt"};
+    ASSERT_EQ(async("POST", "/1.0/storage-pools", json{{"name", "bt"}, {"driver", "btrfs"}, {"config", {{"source", mnt}}}}),
+              "");
+    // The root disk (pool and size) comes from a profile only.
+    std::string p = Lxmd::name("btp"), a = Lxmd::name("pquota");
+    json pdevs{{"root", {{"type", "disk"}, {"path", "/"}, {"pool", "bt"}, {"size", "48MiB"}}}};
+    ASSERT_EQ(status_of("POST", "/1.0/profiles", json{{"name", p}, {"devices", pdevs}}), 200);
+    made_.push_back(a);
+    ASSERT_EQ(async("POST", "/1.0/instances",
+                    json{{"name", a}, {"profiles", {"default", p}}, {"source", {{"type", "image"}, {"alias", "busybox"}}}}),
+              "")
+        << d_.log();
+    auto inst = c_->get("/1.0/instances/" + a);
+    ASSERT_TRUE(inst);
+    EXPECT_EQ((*inst)["expanded_devices"]["root"]["pool"], "bt");
+    ASSERT_EQ(change_state(*c_, a, "start"), "");
+    const std::vector<std::string> fill = {
+        "sh", "-c", "dd if=/dev/zero of=/root/big bs=1M count=96 2>&1 | grep -q 'quota exceeded'"};
+    EXPECT_EQ(exec_code(*c_, a, fill), 0) << "no EDQUOT writing 96 MiB into a 48 MiB root set by a profile";
+    EXPECT_EQ(exec_code(*c_, a, {"sh", "-c", "rm -f /root/big; sync"}), 0);
+    // The profile's size raised: the running instance is resized at once.
+    pdevs["root"]["size"] = "400MiB";
+    ASSERT_EQ(status_of("PATCH", "/1.0/profiles/" + p, json{{"devices", pdevs}}), 200) << d_.log();
+    EXPECT_EQ(exec_code(*c_, a, {"sh", "-c", "dd if=/dev/zero of=/root/big bs=1M count=96 && sync"}), 0);
+    EXPECT_EQ(exec_code(*c_, a, {"sh", "-c", "rm -f /root/big; sync"}), 0);
+    // Lowered again: limited again.
+    pdevs["root"]["size"] = "48MiB";
+    ASSERT_EQ(status_of("PATCH", "/1.0/profiles/" + p, json{{"devices", pdevs}}), 200) << d_.log();
+    EXPECT_EQ(exec_code(*c_, a, fill), 0) << "no EDQUOT after the profile lowered the size";
+    // A profile change that would move the root disk to another pool is refused.
+    pdevs["root"]["pool"] = "default";
+    std::string msg;
+    EXPECT_EQ(status_of("PATCH", "/1.0/profiles/" + p, json{{"devices", pdevs}}, &msg), 400);
+    EXPECT_NE(msg.find(a), std::string::npos) << msg;
+    ASSERT_EQ(change_state(*c_, a, "stop", true), "");
+    ASSERT_EQ(async("DELETE", "/1.0/instances/" + a), "");
+    made_.clear();
+    (void)c_->del("/1.0/profiles/" + p);
+}
+
+TEST_F(Storage, CopyAndMoveBetweenPools) {
+    // overlay (default) -> dir -> overlay again, with snapshots, through the API and the CLI.
+    std::string pd = tmp_ / "pd";
+    pools_ = {"pd"};
+    ASSERT_EQ(async("POST", "/1.0/storage-pools", json{{"name", "pd"}, {"driver", "dir"}, {"config", {{"source", pd}}}}), "");
+    std::string a = Lxmd::name("xsrc"), b = Lxmd::name("xdir"), c = Lxmd::name("xcli"), m = Lxmd::name("xmoved");
+    made_ = {a, b, c, m};
+    ASSERT_EQ(launch(*c_, a, true), "");
+    ASSERT_EQ(exec_code(*c_, a, {"sh", "-c", "echo one > /root/f && chown 1000:1000 /root/f"}), 0);
+    ASSERT_EQ(async("POST", "/1.0/instances/" + a + "/snapshots", json{{"name", "s1"}}), "");
+    ASSERT_EQ(exec_code(*c_, a, {"sh", "-c", "echo two > /root/f"}), 0);
+    ASSERT_EQ(async("PATCH", "/1.0/instances/" + a, json{{"config", {{"user.mark", "x"}}}}), "");
+
+    // A running source, copied into the dir pool: the request's root disk names the pool.
+    json body{{"name", b},
+              {"devices", {{"root", {{"type", "disk"}, {"path", "/"}, {"pool", "pd"}}}}},
+              {"source", {{"type", "copy"}, {"source", a}}}};
+    ASSERT_EQ(async("POST", "/1.0/instances", body), "") << d_.log();
+    auto inst = c_->get("/1.0/instances/" + b);
+    ASSERT_TRUE(inst);
+    EXPECT_EQ((*inst)["expanded_devices"]["root"]["pool"], "pd");
+    EXPECT_EQ((*inst)["config"]["user.mark"], "x");
+    EXPECT_TRUE(base::path_exists(pd + "/containers/" + b + "/rootfs/bin/busybox"));
+    EXPECT_FALSE(base::path_exists(d_.state() + "/storage-pools/default/containers/" + b));
+    EXPECT_EQ(snapshot_names(b), (std::vector<std::string>{"s1"}));
+    ASSERT_EQ(change_state(*c_, b, "start"), "") << d_.log();
+    EXPECT_EQ(exec_code(*c_, b, {"sh", "-c", "test \"$(cat /root/f)\" = two && test \"$(stat -c %u:%g /root/f)\" = 1000:1000"}),
+              0);
+    ASSERT_EQ(change_state(*c_, b, "stop", true), "");
+    ASSERT_EQ(async("PUT", "/1.0/instances/" + b, json{{"restore", "s1"}}), "");
+    ASSERT_EQ(change_state(*c_, b, "start"), "");
+    EXPECT_EQ(exec_code(*c_, b, {"sh", "-c", "test \"$(cat /root/f)\" = one"}), 0);
+    EXPECT_EQ(exec_code(*c_, a, {"sh", "-c", "test \"$(cat /root/f)\" = two"}), 0);  // the source as it was
+    ASSERT_EQ(change_state(*c_, b, "stop", true), "");
+
+    // The CLI: copy -s from a snapshot of the source.
+    auto cp = lxm("copy " + a + "/s1 " + c + " -s pd");
+    ASSERT_EQ(cp.code, 0) << cp.out;
+    EXPECT_TRUE(base::path_exists(pd + "/containers/" + c + "/rootfs/root/f"));
+    EXPECT_EQ(base::read_file(pd + "/containers/" + c + "/rootfs/root/f").value_or(""), "one\n");
+
+    // Move the dir copy back into the default pool under a new name, snapshots with it.
+    auto mv = lxm("move " + b + " " + m + " -s default");
+    ASSERT_EQ(mv.code, 0) << mv.out << d_.log();
+    EXPECT_FALSE(c_->get("/1.0/instances/" + b).has_value());
+    EXPECT_FALSE(base::path_exists(pd + "/containers/" + b));
+    inst = c_->get("/1.0/instances/" + m);
+    ASSERT_TRUE(inst);
+    EXPECT_EQ((*inst)["expanded_devices"]["root"]["pool"], "default");
+    EXPECT_EQ(snapshot_names(m), (std::vector<std::string>{"s1"}));
+    ASSERT_EQ(change_state(*c_, m, "start"), "");
+    EXPECT_EQ(exec_code(*c_, m, {"sh", "-c", "test \"$(cat /root/f)\" = one"}), 0);
+    // A running instance does not move.
+    std::string msg;
+    EXPECT_EQ(status_of("POST", "/1.0/instances/" + m, json{{"pool", "pd"}}, &msg), 400);
+    EXPECT_NE(msg.find("stopped"), std::string::npos) << msg;
+
+    // All-or-nothing: a target pool too small for the copy (a 4 MiB tmpfs, a 16 MiB file).
+    std::string tiny = tmp_ / "tiny";
+    std::filesystem::create_directories(tiny);
+    ASSERT_EQ(sh("mount -t tmpfs -o size=4m tmpfs " + tiny).code, 0);
+    base::Defer umount_tiny([&] { ::umount2(tiny.c_str(), MNT_DETACH); });
+    pools_.push_back("tiny");
+    ASSERT_EQ(async("POST", "/1.0/storage-pools", json{{"name", "tiny"}, {"driver", "dir"}, {"config", {{"source", tiny + "/p"}}}}),
+              "");
+    ASSERT_EQ(exec_code(*c_, a, {"sh", "-c", "dd if=/dev/zero of=/root/big bs=1M count=16 2>/dev/null"}), 0);
+    std::string x = Lxmd::name("xfail");
+    json fail{{"name", x},
+              {"devices", {{"root", {{"type", "disk"}, {"path", "/"}, {"pool", "tiny"}}}}},
+              {"source", {{"type", "copy"}, {"source", a}}}};
+    EXPECT_NE(async("POST", "/1.0/instances", fail), "");
+    EXPECT_FALSE(c_->get("/1.0/instances/" + x).has_value());
+    EXPECT_FALSE(base::path_exists(tiny + "/p/containers/" + x));
+    EXPECT_EQ(sh("ls -A " + tiny + "/p/tmp").out, "");
+    EXPECT_EQ(snapshot_names(a), (std::vector<std::string>{"s1"}));  // no temporary snapshot left
+    EXPECT_EQ(exec_code(*c_, a, {"sh", "-c", "test \"$(cat /root/f)\" = two && test -f /root/big"}), 0);
+    for (const auto& n : {a, m}) (void)change_state(*c_, n, "stop", true);
+    for (const auto& n : {a, c, m}) (void)async("DELETE", "/1.0/instances/" + n);
+    made_.clear();
+    for (const auto& p : pools_) (void)c_->del("/1.0/storage-pools/" + p);
     pools_.clear();
 }
 
@@ -384,6 +533,24 @@ TEST_F(Storage, SnapshotPatternAndExpiryFromConfig) {
     EXPECT_EQ(status_of("PATCH", "/1.0/instances/" + a, json{{"config", {{"snapshots.schedule", "every day"}}}}, &msg), 400);
     EXPECT_EQ(status_of("PATCH", "/1.0/instances/" + a, json{{"config", {{"snapshots.schedule", "@daily"}}}}, &msg), 200)
         << msg;
+    // LXD's pongo2 form: the creation date in a Go layout; a taken name gets "-0".
+    EXPECT_EQ(status_of("PATCH", "/1.0/instances/" + a,
+                        json{{"config", {{"snapshots.pattern", "d{{ creation_date|date:'2006-01-02' }}"}}}}, &msg),
+              200)
+        << msg;
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    ::localtime_r(&t, &tm);
+    char day[32];
+    std::strftime(day, sizeof day, "d%Y-%m-%d", &tm);
+    ASSERT_EQ(async("POST", "/1.0/instances/" + a + "/snapshots", json{}), "");
+    ASSERT_EQ(async("POST", "/1.0/instances/" + a + "/snapshots", json{}), "");
+    auto names = snapshot_names(a);
+    EXPECT_NE(std::find(names.begin(), names.end(), std::string(day)), names.end()) << day;
+    EXPECT_NE(std::find(names.begin(), names.end(), std::string(day) + "-0"), names.end()) << day;
+    EXPECT_EQ(status_of("PATCH", "/1.0/instances/" + a,
+                        json{{"config", {{"snapshots.pattern", "{{ creation_date|nosuchfilter }}"}}}}, &msg),
+              400);
 }
 
 }  // namespace

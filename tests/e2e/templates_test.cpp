@@ -304,3 +304,89 @@ TEST_F(TemplatesTest, UploadedImageTemplatesSeeConfigAtFirstStartAndBadOnesFailC
 
 }  // namespace
 }  // namespace lxm::test
+
+namespace lxm::test {
+namespace {
+
+// LXD's /1.0/instances/<n>/metadata and /metadata/templates, and lxm config metadata/template.
+TEST_F(TemplatesTest, MetadataAndTemplateRoutes) {
+    start_lxmd({"--default-network", ""});
+    std::string a = Lxmd::name("meta");
+    names_ = {a};
+    ASSERT_EQ(launch(*c_, a, false), "");
+    const std::string base = "/1.0/instances/" + a + "/metadata";
+
+    // The busybox image's own metadata came along: its hostname template among the rules.
+    auto got = c_->query("GET", base);
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_FALSE(got->metadata["architecture"].get<std::string>().empty());
+    EXPECT_TRUE(got->metadata["templates"].contains("/etc/hostname")) << got->metadata.dump();
+    EXPECT_FALSE(got->etag.empty());
+    auto files = c_->get(base + "/templates");
+    ASSERT_TRUE(files);
+    EXPECT_FALSE(files->empty());
+
+    // A new template file and a rule for it, applied at start.
+    auto up = c_->raw("POST", base + "/templates?path=motd.tpl", "hello from {{ container.name }}\n",
+                      {{"Content-Type", "application/octet-stream"}});
+    ASSERT_TRUE(up) << up.error().message();
+    json m = got->metadata;
+    m["templates"]["/etc/motd"] = {{"when", {"start"}}, {"template", "motd.tpl"}, {"create_only", false},
+                                   {"properties", json::object()}};
+    auto put = c_->query("PUT", base, m, {{"If-Match", "\"" + got->etag + "\""}});
+    ASSERT_TRUE(put) << put.error().message();
+    // A stale ETag is refused.
+    auto stale = c_->query("PUT", base, m, {{"If-Match", "\"" + got->etag + "\""}});
+    ASSERT_FALSE(stale);
+    EXPECT_EQ(apitypes::http_status_of(stale.error()), 412);
+    // PATCH: only the keys given.
+    ASSERT_TRUE(c_->patch(base, json{{"properties", {{"description", "edited"}}}}));
+    auto now = c_->get(base);
+    ASSERT_TRUE(now);
+    EXPECT_EQ((*now)["properties"]["description"], "edited");
+    EXPECT_EQ((*now)["templates"]["/etc/motd"]["template"], "motd.tpl");
+    auto body = c_->raw("GET", base + "/templates?path=motd.tpl");
+    ASSERT_TRUE(body);
+    EXPECT_EQ(body->body, "hello from {{ container.name }}\n");
+    ASSERT_EQ(change_state(*c_, a, "start"), "");
+    EXPECT_EQ(exec_code(*c_, a, {"sh", "-c", "test \"$(cat /etc/motd)\" = \"hello from " + a + "\""}), 0);
+    ASSERT_EQ(change_state(*c_, a, "stop", true), "");
+
+    // Bad requests: names with '/', unknown triggers, relative targets, missing files.
+    auto bad = c_->raw("POST", base + "/templates?path=../x", "x", {{"Content-Type", "application/octet-stream"}});
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(apitypes::http_status_of(bad.error()), 400);
+    json badm = m;
+    badm["templates"]["/etc/x"] = {{"when", {"boot"}}, {"template", "motd.tpl"}};
+    auto br = c_->put(base, badm);
+    ASSERT_FALSE(br);
+    EXPECT_EQ(apitypes::http_status_of(br.error()), 400);
+    badm = m;
+    badm["templates"]["etc/x"] = {{"when", {"start"}}, {"template", "motd.tpl"}};
+    EXPECT_FALSE(c_->put(base, badm));
+    auto missing = c_->raw("GET", base + "/templates?path=nope.tpl");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(apitypes::http_status_of(missing.error()), 404);
+
+    // The CLI.
+    std::string lxm = "LXM_DIR=" + d_.state() + " " + bin("lxm");
+    std::string list = host_output({"sh", "-c", lxm + " config template list " + a});
+    EXPECT_NE(list.find("motd.tpl\n"), std::string::npos) << list;
+    std::string show = host_output({"sh", "-c", lxm + " config metadata show " + a});
+    EXPECT_NE(show.find("/etc/motd"), std::string::npos) << show;
+    EXPECT_NE(show.find("description: edited"), std::string::npos) << show;
+    host_output({"sh", "-c", "echo 'second {{ container.name }}' | " + lxm + " config template edit " + a + " motd.tpl"});
+    EXPECT_EQ(host_output({"sh", "-c", lxm + " config template show " + a + " motd.tpl"}), "second {{ container.name }}\n");
+    host_output({"sh", "-c", "printf 'x' | " + lxm + " config template create " + a + " new.tpl"});
+    host_output({"sh", "-c", lxm + " config template delete " + a + " motd.tpl"});
+    list = host_output({"sh", "-c", lxm + " config template list " + a});
+    EXPECT_EQ(list.find("motd.tpl"), std::string::npos) << list;
+    EXPECT_NE(list.find("new.tpl"), std::string::npos) << list;
+    std::string edited = host_output(
+        {"sh", "-c", lxm + " config metadata show " + a + " | sed 's/description: edited/description: again/' | " + lxm +
+                         " config metadata edit " + a + " && " + lxm + " config metadata show " + a});
+    EXPECT_NE(edited.find("description: again"), std::string::npos) << edited;
+}
+
+}  // namespace
+}  // namespace lxm::test

@@ -121,9 +121,34 @@ TEST(SnapshotPattern, Names) {
     EXPECT_EQ(*snapshot_name_from_pattern("snap%d", {"snap0", "snap4", "other"}), "snap5");
     EXPECT_EQ(*snapshot_name_from_pattern("auto-%d-x", {"auto-1-x"}), "auto-2-x");
     EXPECT_EQ(*snapshot_name_from_pattern("fixed", {}), "fixed");
-    EXPECT_EQ(snapshot_name_from_pattern("fixed", {"fixed"}).error().code, std::errc::file_exists);
+    // As LXD: a fixed name that is taken gets "-<n>".
+    EXPECT_EQ(*snapshot_name_from_pattern("fixed", {"fixed"}), "fixed-0");
+    EXPECT_EQ(*snapshot_name_from_pattern("fixed", {"fixed", "fixed-0", "fixed-3"}), "fixed-4");
     EXPECT_FALSE(snapshot_name_from_pattern("a/%d", {}));
     EXPECT_FALSE(snapshot_name_from_pattern(".x%d", {}));
+    EXPECT_FALSE(snapshot_name_from_pattern("a%db%d", {}));  // %d only once
+}
+
+TEST(SnapshotPattern, Pongo2WithCreationDate) {
+    // 2026-11-23 08:09:07.5 UTC (the scheduler's clock; TZ=UTC for a fixed local time).
+    ::setenv("TZ", "UTC", 1);
+    ::tzset();
+    SysTime t = std::chrono::system_clock::from_time_t(1795421347) + std::chrono::milliseconds(500);
+    EXPECT_EQ(*snapshot_name_from_pattern("{{ creation_date|date:'2006-01-02_15-04-05' }}", {}, t),
+              "2026-11-23_08-09-07");
+    EXPECT_EQ(*snapshot_name_from_pattern("{{ creation_date|date:'2006-01-02_15-04-05' }}", {"2026-11-23_08-09-07"}, t),
+              "2026-11-23_08-09-07-0");
+    EXPECT_EQ(*snapshot_name_from_pattern("daily-{{ creation_date|date:\"Jan02\" }}-%d", {"daily-Nov23-0"}, t),
+              "daily-Nov23-1");
+    EXPECT_EQ(*snapshot_name_from_pattern("snap%d", {"snap1"}, t), "snap2");
+    // Broken templates and names with spaces are refused (at config time too).
+    EXPECT_FALSE(snapshot_name_from_pattern("{{ creation_date|date }}", {}, t));
+    EXPECT_FALSE(snapshot_name_from_pattern("{% for x %}", {}, t));
+    EXPECT_FALSE(snapshot_name_from_pattern("{{ creation_date }}", {}, t));  // Go's String() has spaces
+    EXPECT_FALSE(validate_config({{"snapshots.pattern", "{{ creation_date|nope }}"}}));
+    EXPECT_TRUE(validate_config({{"snapshots.pattern", "{{ creation_date|date:'2006-01-02_15-04-05' }}"}}));
+    ::unsetenv("TZ");
+    ::tzset();
 }
 
 TEST(SnapshotConfigKeys, Validated) {

@@ -1,9 +1,13 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
+#include "lxm/base/file.hpp"
 #include "lxm/base/spawn.hpp"
 #include "tests/support/test_env.hpp"
 
@@ -129,4 +133,52 @@ TEST(Spawn, CheckedTurnsFailureIntoErrorWithStderr) {
     EXPECT_NE(r.error().message().find("bad thing happened"), std::string::npos) << r.error().message();
     auto ok = spawn_checked(opts({"/bin/true"}));
     EXPECT_TRUE(ok);
+}
+
+namespace {
+// Whether pid is gone (or a zombie nobody reaped yet).
+bool dead(pid_t pid) {
+    std::string stat;
+    if (auto s = lxm::base::read_file("/proc/" + std::to_string(pid) + "/stat"); s) stat = *s;
+    else return true;
+    auto rp = stat.rfind(')');
+    return rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] == 'Z';
+}
+
+// A process (forked here, standing in for lxmd) spawns `sleep` and is then killed with
+// SIGKILL: returns the sleep's pid and whether it died within wait_ms.
+std::pair<pid_t, bool> orphan_after_kill(bool die_with_parent, const std::string& pidfile, int wait_ms) {
+    pid_t parent = ::fork();
+    if (parent == 0) {
+        SpawnOptions o;
+        o.argv = {"/bin/sh", "-c", "echo $$ > " + pidfile + ".tmp && mv " + pidfile + ".tmp " + pidfile + " && exec sleep 30"};
+        o.die_with_parent = die_with_parent;
+        (void)spawn_capture(o);
+        ::_exit(0);
+    }
+    pid_t child = 0;
+    for (int i = 0; i < 500 && child == 0; ++i) {
+        if (auto s = lxm::base::read_file(pidfile); s && !s->empty()) child = std::stoi(*s);
+        else std::this_thread::sleep_for(10ms);
+    }
+    ::kill(parent, SIGKILL);
+    ::waitpid(parent, nullptr, 0);
+    if (child == 0) return {0, false};
+    bool gone = false;
+    for (int i = 0; i < wait_ms / 10 && !(gone = dead(child)); ++i) std::this_thread::sleep_for(10ms);
+    return {child, gone};
+}
+}  // namespace
+
+TEST(Spawn, DieWithParentKillsTheChildWhenItsSpawnerIsKilled) {
+    lxm::test::TempDir tmp("spawn-pdeathsig");
+    auto [with, died] = orphan_after_kill(true, tmp / "with", 5000);
+    ASSERT_NE(with, 0) << "the spawned shell never wrote its pid";
+    EXPECT_TRUE(died) << "sleep " << with << " outlived its killed spawner despite die_with_parent";
+    if (!died) ::kill(with, SIGKILL);
+    // Without it the child lives on (what the option exists for): the test can fail.
+    auto [without, died2] = orphan_after_kill(false, tmp / "without", 500);
+    ASSERT_NE(without, 0);
+    EXPECT_FALSE(died2);
+    ::kill(without, SIGKILL);
 }

@@ -1,6 +1,10 @@
 // The pongo2 subset of LXD image templates (lxm/core/template_render.hpp).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <ctime>
+
+#include "lxm/core/go_time_format.hpp"
 #include "lxm/core/template_render.hpp"
 
 namespace lxm::core {
@@ -116,7 +120,7 @@ TEST(TemplateRender, StringsWithDelimiters) {
 TEST(TemplateRender, ErrorsNameFileAndLine) {
     EXPECT_EQ(error_of("line1\n{% for x in config %}{% endfor %}"),
               "template t.tpl:2: unknown tag 'for' (supported: if, elif, else, endif, autoescape)");
-    EXPECT_EQ(error_of("a\nb\n{{ x|frobnicate }}"), "template t.tpl:3: unknown filter 'frobnicate' (supported: default, lower, upper, trim)");
+    EXPECT_EQ(error_of("a\nb\n{{ x|frobnicate }}"), "template t.tpl:3: unknown filter 'frobnicate' (supported: default, lower, upper, trim, date)");
     EXPECT_EQ(error_of("{% if true %}\nunclosed"), "template t.tpl:1: {% if %} is never closed ({% endif %})");
     EXPECT_EQ(error_of("x\n\n{{ container.name"), "template t.tpl:3: {{ is never closed");
     EXPECT_EQ(error_of("{% endif %}"), "template t.tpl:1: {% endif %} without a matching opening tag");
@@ -132,8 +136,48 @@ TEST(TemplateRender, ErrorsNameFileAndLine) {
     EXPECT_EQ(error_of("{{ config }}"), "template t.tpl:1: a map cannot be printed (name one of its keys)");
     // A syntax error in a branch that is not taken is still an error.
     EXPECT_EQ(error_of("{% if false %}\n{{ x|nope }}\n{% endif %}"),
-              "template t.tpl:2: unknown filter 'nope' (supported: default, lower, upper, trim)");
+              "template t.tpl:2: unknown filter 'nope' (supported: default, lower, upper, trim, date)");
 }
 
 }  // namespace
 }  // namespace lxm::core
+
+// Go's reference layouts (time package constants) on one instant:
+// Tue 2026-03-03 09:05:07.012300 in a zone at +01:00 named CET, day 62 of the year.
+TEST(GoTimeFormat, ReferenceLayouts) {
+    lxm::core::GoTime t;
+    t.year = 2026, t.month = 3, t.day = 3, t.hour = 9, t.minute = 5, t.second = 7, t.nanos = 12300000;
+    t.weekday = 2, t.yearday = 62, t.gmtoff = 3600, t.zone = "CET";
+    using lxm::core::go_time_format;
+    EXPECT_EQ(go_time_format(t, "2006-01-02_15-04-05"), "2026-03-03_09-05-07");
+    EXPECT_EQ(go_time_format(t, "Mon Jan _2 15:04:05 2006"), "Tue Mar  3 09:05:07 2026");                // ANSIC
+    EXPECT_EQ(go_time_format(t, "2006-01-02T15:04:05Z07:00"), "2026-03-03T09:05:07+01:00");            // RFC3339
+    EXPECT_EQ(go_time_format(t, "2006-01-02T15:04:05.999999999Z07:00"), "2026-03-03T09:05:07.0123+01:00");
+    EXPECT_EQ(go_time_format(t, "02 Jan 06 15:04 -0700"), "03 Mar 26 09:05 +0100");                    // RFC822Z
+    EXPECT_EQ(go_time_format(t, "Monday, 02-Jan-06 15:04:05 MST"), "Tuesday, 03-Mar-26 09:05:07 CET");  // RFC850
+    EXPECT_EQ(go_time_format(t, "3:04PM"), "9:05AM");                                                  // Kitchen
+    EXPECT_EQ(go_time_format(t, "Jan _2 15:04:05.000"), "Mar  3 09:05:07.012");                        // StampMilli
+    EXPECT_EQ(go_time_format(t, "January 2, 2006 002 __2 1/2 pm"), "March 3, 2026 062  62 3/3 am");
+    t.gmtoff = 0, t.zone = "UTC", t.hour = 21, t.nanos = 0;
+    EXPECT_EQ(go_time_format(t, "2006-01-02T15:04:05.999Z07:00 03PM -07:00"), "2026-03-03T21:05:07Z 09PM +00:00");
+    EXPECT_EQ(go_time_format(t, "snap-x"), "snap-x");  // no chunks: as it is
+}
+
+TEST(TemplateRender, DateFilterOfCreationDate) {
+    lxm::core::TemplateContext ctx;
+    ::setenv("TZ", "UTC", 1);
+    ::tzset();
+    ctx.creation_date = int64_t{1795421347} * 1000000000 + 5;
+    auto r = lxm::core::render_template("{{ creation_date|date:'2006-01-02_15-04-05' }}", ctx, "p");
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(*r, "2026-11-23_08-09-07");
+    r = lxm::core::render_template("{{ creation_date }}", ctx, "p");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, "2026-11-23 08:09:07.000000005 +0000 UTC");  // Go's time.String()
+    r = lxm::core::render_template("[{{ trigger|date:'2006' }}]", ctx, "p");  // not a time: empty
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, "[]");
+    EXPECT_FALSE(lxm::core::render_template("{{ creation_date|date }}", ctx, "p"));
+    ::unsetenv("TZ");
+    ::tzset();
+}
