@@ -151,15 +151,8 @@ base::Result<void> validate_devices(const DeviceMap& devices) {
 
 base::Result<ConfigMap> merge_user_config(const ConfigMap& current, const ConfigMap& user) {
     ConfigMap plain, out;
-    for (const auto& [k, v] : user) {
-        if (starts_with(k, "volatile.")) {
-            auto it = current.find(k);
-            if (it == current.end() || it->second != v)
-                return apitypes::http_error(400, "Config key \"" + k.substr(0, 80) + "\" is reserved for the server");
-        } else {
-            plain[k] = v;
-        }
-    }
+    for (const auto& [k, v] : user)
+        if (!starts_with(k, "volatile.")) plain[k] = v;
     LXM_TRY_VOID(validate_config(plain));
     out = std::move(plain);
     for (const auto& [k, v] : current)

@@ -40,8 +40,8 @@ base::Result<void> validate_config(const ConfigMap& config);
 base::Result<void> validate_devices(const DeviceMap& devices);
 
 // The config to store after a PUT: the user's keys, with the server's volatile.*
-// keys kept. A volatile key in `user` must equal the current value (clients send
-// back what GET showed), else http 400.
+// keys kept. Volatile keys in `user` are ignored: clients send back what GET showed,
+// and lxc sends the source's after `copy --refresh` (the copy keeps its own state).
 base::Result<ConfigMap> merge_user_config(const ConfigMap& current, const ConfigMap& user);
 
 // "512MiB", "1GB", "100kB", "4096" -> bytes. invalid_argument on anything else.

@@ -432,6 +432,12 @@ TEST_F(Migration, LxcPushAndRelayModes) {
     // relay: both offer, lxc copies the frames between them.
     r = lxc("copy --mode relay lxm0:" + n + " lxm1:" + n + "-relay");
     ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    // lxc copy --refresh (pull; then lxc PUTs the source's config onto the copy): the new s3 arrives.
+    ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s3"}}), "");
+    r = lxc("copy --refresh lxm0:" + n + " lxm1:" + n + "-relay");
+    EXPECT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    EXPECT_EQ(snapshot_names(1, n + "-relay"), (std::vector<std::string>{"s1", "s2", "s3"}));
+    ASSERT_EQ(async(1, "DELETE", "/1.0/instances/" + n + "-relay/snapshots/s3"), "");
     for (const std::string& x : {n + "-push", n + "-relay"}) {
         EXPECT_EQ(snapshot_names(1, x), (std::vector<std::string>{"s1", "s2"})) << x;
         ASSERT_EQ(change_state(*c_[1], x, "start"), "") << x << hosts_.log(1);
@@ -440,7 +446,7 @@ TEST_F(Migration, LxcPushAndRelayModes) {
         EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + x), "");
     }
     EXPECT_EQ(entries(pool(1) + "/tmp"), std::vector<std::string>{});
-    EXPECT_EQ(entries(pool(0) + "/containers/" + n + "/snapshots"), (std::vector<std::string>{"s1", "s2"}));
+    EXPECT_EQ(entries(pool(0) + "/containers/" + n + "/snapshots"), (std::vector<std::string>{"s1", "s2", "s3"}));
     EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n), "");
 }
 
