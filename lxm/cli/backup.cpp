@@ -60,20 +60,11 @@ base::Result<int> do_export(Context& ctx, const std::string& name, std::string t
             ::unlink(tmp.c_str());
         }
     });
-    uint64_t bytes = 0, flushed = 0;
-    constexpr uint64_t kFlushStep = 32u << 20;
+    uint64_t bytes = 0;
     auto got = c->download(instance_url(name) + "/backups/" + url_escape(backup) + "/export",
                            [&](std::string_view chunk) -> base::Result<void> {
-                               LXM_TRY_VOID(base::write_all(fd, chunk));
                                bytes += chunk.size();
-                               // Start writing back what is complete while the rest arrives, so the
-                               // fsync at the end waits for the last piece only.
-                               if (!tmp.empty() && bytes - flushed >= kFlushStep) {
-                                   (void)::sync_file_range(fd, static_cast<off_t>(flushed),
-                                                           static_cast<off_t>(bytes - flushed), SYNC_FILE_RANGE_WRITE);
-                                   flushed = bytes;
-                               }
-                               return {};
+                               return base::write_all(fd, chunk);
                            });
     if (!got) return user_error("export of " + name + " failed (nothing written): " + error_text(got.error()));
     if (!tmp.empty()) {
