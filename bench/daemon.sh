@@ -27,6 +27,8 @@ pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 bench_setup
 bench_rootfs
 
+# No bridge: exec, list and RSS need no network, and a default lxmbr0 would outlive the run.
+LXMD_ARGS="--default-network none"
 lxmd_setup
 lxd_setup
 LXD_SOCK=$LXD_DIR/unix.socket
