@@ -113,6 +113,42 @@ Result<void> copy_tree(const std::string& src, const std::string& dst) {
 
 namespace {
 
+std::vector<std::string> names_in(const std::string& dir) {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return out;
+    while (struct dirent* de = ::readdir(d))
+        if (std::strcmp(de->d_name, ".") && std::strcmp(de->d_name, "..")) out.emplace_back(de->d_name);
+    ::closedir(d);
+    return out;
+}
+
+}  // namespace
+
+Result<void> clear_dir(const std::string& dir) {
+    for (const auto& n : names_in(dir)) LXM_TRY_VOID(base::remove_tree(dir + "/" + n));
+    return {};
+}
+
+Result<void> move_tree_into(const std::string& src, const std::string& dst, std::optional<uid_t> shift,
+                            uint32_t range) {
+    struct stat st;
+    if (::lstat(src.c_str(), &st) != 0) return base::errno_error("stat " + src);
+    if (!S_ISDIR(st.st_mode)) return base::make_error(std::errc::not_a_directory, src + " is not a directory");
+    for (const auto& n : names_in(src)) {
+        std::string from = src + "/" + n, to = dst + "/" + n;
+        if (::rename(from.c_str(), to.c_str()) == 0) continue;
+        if (errno != EXDEV) return base::errno_error("move " + from);
+        LXM_TRY_VOID(copy_tree(from, to));
+    }
+    if (::lchown(dst.c_str(), st.st_uid, st.st_gid) != 0) return base::errno_error("chown " + dst);
+    if (::chmod(dst.c_str(), st.st_mode & 07777) != 0) return base::errno_error("chmod " + dst);
+    if (shift && *shift != 0) LXM_TRY_VOID(shift_tree(dst, 0, 0, *shift, *shift, range));
+    return {};
+}
+
+namespace {
+
 struct Shift {
     uid_t from_uid, to_uid;
     gid_t from_gid, to_gid;

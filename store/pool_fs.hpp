@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "lxm/base/error.hpp"
@@ -40,6 +41,16 @@ base::Result<void> discard(const std::string& pool, const std::string& path, con
 // xattrs (trusted.overlay.*, security.capability), device nodes (overlay
 // whiteouts), symlinks as they are. Reflinks where the filesystem can.
 base::Result<void> copy_tree(const std::string& src, const std::string& dst);
+
+// Remove everything inside dir (the directory itself stays).
+base::Result<void> clear_dir(const std::string& dir);
+
+// Make dst (an existing, empty directory) hold what src holds, with src's own mode and owner:
+// entries are renamed (same filesystem) or copied with copy_tree where a rename cannot cross
+// (btrfs subvolumes, another pool). When shift is set and not 0, owners in [0, range) of the
+// result get shift added (shift_tree).
+base::Result<void> move_tree_into(const std::string& src, const std::string& dst, std::optional<uid_t> shift,
+                                  uint32_t range);
 
 // Rewrite owners in a tree: ids in [from, from + range) become id - from + to
 // (uids and gids separately); other ids are left alone. Keeps setuid/setgid

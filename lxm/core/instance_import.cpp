@@ -9,9 +9,7 @@
 // tree. The trees come with the owners the container sees (0..65535): the
 // overlay driver keeps an instance's upper layer owned by its host id range, so
 // there they are shifted; dir and btrfs volumes stay unshifted (the runtime idmaps them).
-#include <dirent.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,7 +18,6 @@
 #include "lxm/base/defer.hpp"
 #include "lxm/base/file.hpp"
 #include "lxm/base/log.hpp"
-#include "lxm/base/spawn.hpp"
 #include "lxm/core/config_keys.hpp"
 #include "lxm/core/image_templates.hpp"
 #include "lxm/core/instances.hpp"
@@ -39,47 +36,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kProject = "default";
-
-std::vector<std::string> entries_of(const std::string& dir) {
-    std::vector<std::string> out;
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return out;
-    while (auto* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..") out.push_back(std::move(n));
-    }
-    ::closedir(d);
-    return out;
-}
-
-// Empty a directory (keeps the directory itself).
-Result<void> clear_dir(const std::string& dir) {
-    for (const auto& n : entries_of(dir)) LXM_TRY_VOID(base::remove_tree(dir + "/" + n));
-    return {};
-}
-
-// Make `dst` (an existing empty directory) hold what `src` holds, with src's own
-// mode and owner: entries are renamed (same filesystem), or copied where a rename
-// cannot cross (btrfs subvolumes). shift: add to owners in [0, range).
-Result<void> fill_root(const std::string& src, const std::string& dst, std::optional<uid_t> shift, uint32_t range) {
-    struct stat st;
-    if (::lstat(src.c_str(), &st) != 0) return base::errno_error("stat " + src);
-    if (!S_ISDIR(st.st_mode)) return base::make_error(std::errc::not_a_directory, src + " is not a directory");
-    for (const auto& n : entries_of(src)) {
-        std::string from = src + "/" + n, to = dst + "/" + n;
-        if (::rename(from.c_str(), to.c_str()) == 0) continue;
-        if (errno != EXDEV) return base::errno_error("move " + from);
-        base::SpawnOptions o;
-        o.argv = {"cp", "-a", "--reflink=auto", "--no-target-directory", "--", from, to};
-        o.env = {"LC_ALL=C"};
-        o.die_with_parent = true;
-        LXM_TRY_VOID(base::wrap(base::spawn_checked(o), "copy " + from));
-    }
-    if (::lchown(dst.c_str(), st.st_uid, st.st_gid) != 0) return base::errno_error("chown " + dst);
-    if (::chmod(dst.c_str(), st.st_mode & 07777) != 0) return base::errno_error("chmod " + dst);
-    if (shift && *shift != 0) LXM_TRY_VOID(store::poolfs::shift_tree(dst, 0, 0, *shift, *shift, range));
-    return {};
-}
 
 }  // namespace
 
@@ -153,7 +109,7 @@ Result<void> Instances::create_from_trees(TreeImport spec, const Progress& progr
     for (size_t i = 0; i < spec.snapshots.size(); ++i) {
         const auto& s = spec.snapshots[i];
         if (progress) progress({{"progress", "restoring snapshot " + s.name}});
-        LXM_TRY_VOID(base::wrap(fill_root(spec.snapshot_trees[i], root, shift, range), "snapshot " + s.name));
+        LXM_TRY_VOID(base::wrap(store::poolfs::move_tree_into(spec.snapshot_trees[i], root, shift, range), "snapshot " + s.name));
         LXM_TRY_VOID(base::wrap(pool.create_snapshot(name, s.name), "snapshot " + s.name));
         LXM_TRY_VOID(state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
             store::SnapshotRecord sr = s;
@@ -167,10 +123,10 @@ Result<void> Instances::create_from_trees(TreeImport spec, const Progress& progr
             (void)sid;
             return {};
         }));
-        LXM_TRY_VOID(clear_dir(root));
+        LXM_TRY_VOID(store::poolfs::clear_dir(root));
     }
     if (progress) progress({{"progress", "restoring the instance"}});
-    LXM_TRY_VOID(base::wrap(fill_root(spec.rootfs_tree, root, shift, range), "instance root"));
+    LXM_TRY_VOID(base::wrap(store::poolfs::move_tree_into(spec.rootfs_tree, root, shift, range), "instance root"));
     if (!spec.templates_dir.empty() && base::path_exists(spec.templates_dir + "/metadata.yaml")) {
         auto set = load_template_set(spec.templates_dir);
         if (!set) return std::unexpected(base::wrap(set.error(), "templates of the instance"));

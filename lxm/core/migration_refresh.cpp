@@ -13,7 +13,6 @@
 //
 // On an overlay pool the instance's layer alone is replaced: an instance built over an image
 // there would keep seeing image files the source deleted, so it is refused (400).
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,7 +22,6 @@
 #include "lxm/base/defer.hpp"
 #include "lxm/base/file.hpp"
 #include "lxm/base/log.hpp"
-#include "lxm/base/spawn.hpp"
 #include "lxm/core/migration.hpp"
 #include "lxm/core/names.hpp"
 #include "store/pool_fs.hpp"
@@ -39,45 +37,6 @@ namespace {
 
 constexpr const char* kProject = "default";
 constexpr const char* kSafety = "migration refresh";
-
-std::vector<std::string> names_in(const std::string& dir) {
-    std::vector<std::string> out;
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return out;
-    while (auto* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..") out.push_back(std::move(n));
-    }
-    ::closedir(d);
-    return out;
-}
-
-Result<void> empty_dir(const std::string& dir) {
-    for (const auto& n : names_in(dir)) LXM_TRY_VOID(base::remove_tree(dir + "/" + n));
-    return {};
-}
-
-// dst (existing, empty) takes src's entries (renamed; copied where a rename cannot cross), mode
-// and owner; owners in [0, range) shifted by `shift` when set. The same steps as
-// create_from_trees' fill_root (instance_import.cpp).
-Result<void> move_into(const std::string& src, const std::string& dst, std::optional<uid_t> shift, uint32_t range) {
-    struct stat st;
-    if (::lstat(src.c_str(), &st) != 0) return base::errno_error("stat " + src);
-    if (!S_ISDIR(st.st_mode)) return base::make_error(std::errc::not_a_directory, src + " is not a directory");
-    for (const auto& n : names_in(src)) {
-        std::string from = src + "/" + n, to = dst + "/" + n;
-        if (::rename(from.c_str(), to.c_str()) == 0) continue;
-        if (errno != EXDEV) return base::errno_error("move " + from);
-        base::SpawnOptions o;
-        o.argv = {"cp", "-a", "--reflink=auto", "--no-target-directory", "--", from, to};
-        o.env = {"LC_ALL=C"};
-        LXM_TRY_VOID(base::wrap(base::spawn_checked(o), "copy " + from));
-    }
-    if (::lchown(dst.c_str(), st.st_uid, st.st_gid) != 0) return base::errno_error("chown " + dst);
-    if (::chmod(dst.c_str(), st.st_mode & 07777) != 0) return base::errno_error("chmod " + dst);
-    if (shift && *shift != 0) LXM_TRY_VOID(store::poolfs::shift_tree(dst, 0, 0, *shift, *shift, range));
-    return {};
-}
 
 int64_t json_ns(const json& j, const char* key) {
     return j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : 0;
@@ -170,8 +129,8 @@ Result<void> Migration::refresh_existing(const std::string& name, const std::str
 
     for (const auto& s : incoming) {
         if (progress) progress({{"progress", "refreshing snapshot " + s.name}});
-        LXM_TRY_VOID(empty_dir(root));
-        LXM_TRY_VOID(base::wrap(move_into(dir + "/snapshots/" + s.name + "/rootfs", root, shift, range),
+        LXM_TRY_VOID(store::poolfs::clear_dir(root));
+        LXM_TRY_VOID(base::wrap(store::poolfs::move_tree_into(dir + "/snapshots/" + s.name + "/rootfs", root, shift, range),
                                 "snapshot " + s.name));
         LXM_TRY_VOID(base::wrap(pool->create_snapshot(name, s.name), "snapshot " + s.name));
         made.push_back(s.name);
@@ -182,8 +141,8 @@ Result<void> Migration::refresh_existing(const std::string& name, const std::str
         }));
     }
     if (progress) progress({{"progress", "refreshing the instance"}});
-    LXM_TRY_VOID(empty_dir(root));
-    LXM_TRY_VOID(base::wrap(move_into(dir + "/container/rootfs", root, shift, range), "instance root"));
+    LXM_TRY_VOID(store::poolfs::clear_dir(root));
+    LXM_TRY_VOID(base::wrap(store::poolfs::move_tree_into(dir + "/container/rootfs", root, shift, range), "instance root"));
     done = true;
 
     // Snapshots the source no longer has go too (not for an instance-only copy, which says nothing of them).
