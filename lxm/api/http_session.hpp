@@ -12,6 +12,7 @@
 #include <vector>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
@@ -102,6 +103,15 @@ auto async_deferred(Deferred d, Token&& token) {
             });
         },
         token);
+}
+
+// The answer to a failed read of a request body piece; none when reading may go on
+// (need_buffer only says the piece buffer is full).
+inline std::optional<Response> body_read_error(boost::system::error_code ec, size_t limit) {
+    if (!ec || ec == http::error::need_buffer) return std::nullopt;
+    if (ec == http::error::body_limit)
+        return Response::error(413, "request body too large (limit " + std::to_string(limit) + " bytes)");
+    return Response::error(400, "request body: " + ec.message());
 }
 
 inline std::string lower(std::string_view s) {
@@ -329,16 +339,9 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
                         auto [bec, bn] =
                             co_await http::async_read_some(stream, buffer, bp, asio::as_tuple(asio::use_awaitable));
                         (void)bn;
-                        if (bec == http::error::need_buffer) bec = {};
-                        if (bec == http::error::body_limit) {
-                            resp = Response::error(413, "request body too large (limit " +
-                                                            std::to_string(limit) + " bytes)");
+                        if (auto err = body_read_error(bec, limit)) {
+                            resp = std::move(*err);
                             failed = true;
-                            break;
-                        }
-                        if (bec) {
-                            failed = true;
-                            resp = Response::error(400, "request body: " + bec.message());
                             break;
                         }
                         filled = chunk.size() - bp.get().body().size;
@@ -386,16 +389,9 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
                         auto [bec, bn] =
                             co_await http::async_read_some(stream, buffer, bp, asio::as_tuple(asio::use_awaitable));
                         (void)bn;
-                        if (bec == http::error::need_buffer) bec = {};
-                        if (bec == http::error::body_limit) {
-                            resp = Response::error(413, "request body too large (limit " +
-                                                            std::to_string(limit) + " bytes)");
+                        if (auto err = body_read_error(bec, limit)) {
+                            resp = std::move(*err);
                             failed = true;
-                            break;
-                        }
-                        if (bec) {
-                            failed = true;
-                            resp = Response::error(400, "request body: " + bec.message());
                             break;
                         }
                         size_t got = chunk.size() - bp.get().body().size;
