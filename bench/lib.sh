@@ -208,23 +208,50 @@ lxc_kill() {
 }
 
 # ---- LXD 5.0 (lxc start), its own daemon ------------------------------------------------------
-# lxd_setup [btrfs]: starts a private LXD daemon (LXD_DIR under the run dir), preseeded with a dir
-# pool "default" (and a btrfs pool "btrfs" on a loop file with "btrfs") and no managed network,
-# and imports the rootfs as image "bench-debian".
-lxd_setup() {
+# lxd_daemon_start DIR [NETNS]: starts a private LXD daemon with LXD_DIR=DIR (log DIR.log), inside
+# network namespace NETNS when given (entered with `nsenter --net`, so the daemon keeps the host's
+# mount namespace and /sys; `ip netns exec` would remount /sys without the cgroup hierarchies),
+# registers its teardown and waits until it is ready. Sets LXD_DAEMON_PID (lxd itself: nsenter
+# execs it).
+lxd_daemon_start() {
+  local dir=$1 ns=${2:-}
   command -v lxd >/dev/null || die "lxd not installed (apt-get install -y lxd)"
-  export LXD_DIR=$BENCH_WORK/lxd LXD_CONF=$BENCH_WORK/lxd-conf
-  mkdir -p "$LXD_DIR" "$LXD_CONF"
-  chmod 0711 "$LXD_DIR"
-  lxd --group root --logfile "$BENCH_WORK/lxd.log" > "$BENCH_WORK/lxd.out" 2>&1 &
-  LXD_PID=$!
-  on_exit "lxd_teardown"
-  timeout 120 lxd waitready || die "LXD did not get ready (see $BENCH_WORK/lxd.log)"
-  lxc list > /dev/null 2>&1 || true  # the client's first-use greeting goes here
-  local pools="
+  mkdir -p "$dir"
+  chmod 0711 "$dir"
+  if [ -n "$ns" ]; then
+    LXD_DIR=$dir nsenter --net="/run/netns/$ns" lxd --group root --logfile "$dir.log" > "$dir.out" 2>&1 &
+  else
+    LXD_DIR=$dir lxd --group root --logfile "$dir.log" > "$dir.out" 2>&1 &
+  fi
+  LXD_DAEMON_PID=$!
+  on_exit "lxd_daemon_stop '$dir' $LXD_DAEMON_PID"
+  LXD_DIR=$dir timeout 120 lxd waitready || die "LXD did not get ready (see $dir.log)"
+}
+# lxd_daemon_stop DIR PID: force-stops the daemon's running instances (they hold mounts and cgroups;
+# stopped ones are just files in DIR), ends the daemon by its pid, unmounts what it left under DIR
+# (shmounts, devlxd, pools) and detaches the loop device of a btrfs pool it made.
+lxd_daemon_stop() {
+  local dir=$1 pid=$2 n loop
+  if kill -0 "$pid" 2>/dev/null; then
+    for n in $(LXD_DIR=$dir timeout 60 lxc list local: --format csv -c ns 2>/dev/null | awk -F, '$2 != "STOPPED" {print $1}'); do
+      LXD_DIR=$dir timeout 60 lxc stop -f "local:$n"
+    done
+    kill -TERM "$pid"
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  fi
+  wait "$pid" 2>/dev/null
+  umount_below "$dir"
+  for loop in $(losetup -j "$dir/disks/btrfs.img" -O NAME -n 2>/dev/null); do losetup -d "$loop"; done
+  return 0
+}
+# lxd_preseed DIR [btrfs]: a dir pool "default" (and a btrfs pool "btrfs" on a loop file with
+# "btrfs"), no managed network, the default profile's root disk on "default".
+lxd_preseed() {
+  local dir=$1 pools="
 - name: default
   driver: dir"
-  if [ "${1:-}" = btrfs ]; then
+  if [ "${2:-}" = btrfs ]; then
     command -v mkfs.btrfs >/dev/null || die "btrfs-progs not installed"
     # No source: LXD makes the loop file itself, $LXD_DIR/disks/btrfs.img.
     pools+="
@@ -233,7 +260,7 @@ lxd_setup() {
   config:
     size: 8GiB"
   fi
-  lxd init --preseed > "$BENCH_WORK/lxd-init.log" 2>&1 <<EOF || die "lxd init --preseed failed: $(cat "$BENCH_WORK/lxd-init.log")"
+  LXD_DIR=$dir lxd init --preseed > "$dir-init.log" 2>&1 <<EOF || die "lxd init --preseed failed: $(cat "$dir-init.log")"
 config: {}
 networks: []
 storage_pools:$pools
@@ -245,32 +272,36 @@ profiles:
       pool: default
       type: disk
 EOF
-  local img=$BENCH_WORK/image
+}
+# lxd_import_image DIR: imports $ROOTFS into that daemon as image "bench-debian" (metadata.yaml +
+# rootfs tarball; the alias is the same whatever the rootfs).
+lxd_import_image() {
+  local dir=$1 img=$BENCH_WORK/image
   mkdir -p "$img"
   printf 'architecture: x86_64\ncreation_date: %s\nproperties:\n  os: debian\n  release: bookworm\n  description: lxm bench Debian 12\n' \
     "$(date +%s)" > "$img/metadata.yaml"
   tar -C "$img" -cf - metadata.yaml | xz -1 > "$img/meta.tar.xz"
   tar -C "$ROOTFS" --numeric-owner --xattrs -cf - . | zstd -q -T2 -3 > "$img/rootfs.tar.zst"
-  lxc image import "$img/meta.tar.xz" "$img/rootfs.tar.zst" --alias bench-debian >/dev/null ||
+  LXD_DIR=$dir lxc image import "$img/meta.tar.xz" "$img/rootfs.tar.zst" local: --alias bench-debian >/dev/null ||
     die "lxc image import failed"
   rm -f "$img/rootfs.tar.zst"
 }
+# lxd_setup [btrfs]: the one private LXD daemon of start.sh, daemon.sh, storage.sh and network.sh:
+# LXD_DIR=$BENCH_WORK/lxd (exported, with a private LXD_CONF), preseeded (lxd_preseed), the rootfs
+# imported as image "bench-debian". Sets LXD_PID.
+lxd_setup() {
+  export LXD_DIR=$BENCH_WORK/lxd LXD_CONF=$BENCH_WORK/lxd-conf
+  mkdir -p "$LXD_CONF"
+  lxd_daemon_start "$LXD_DIR"
+  LXD_PID=$LXD_DAEMON_PID
+  lxc list > /dev/null 2>&1 || true  # the client's first-use greeting goes here
+  lxd_preseed "$LXD_DIR" "${1:-}"
+  lxd_import_image "$LXD_DIR"
+}
+# Stops the daemon of lxd_setup now (the EXIT trap would otherwise do it).
 lxd_teardown() {
   [ -n "${LXD_PID:-}" ] || return 0
-  if kill -0 "$LXD_PID" 2>/dev/null; then
-    local n
-    # Running instances hold mounts and cgroups; stopped ones are just files in LXD_DIR.
-    for n in $(timeout 60 lxc list --format csv -c ns 2>/dev/null | awk -F, '$2 != "STOPPED" {print $1}'); do
-      timeout 60 lxc stop -f "$n"
-    done
-    kill -TERM "$LXD_PID"
-    for _ in $(seq 300); do kill -0 "$LXD_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$LXD_PID" 2>/dev/null && kill -KILL "$LXD_PID"
-  fi
-  wait "$LXD_PID" 2>/dev/null
-  umount_below "$LXD_DIR"
-  local loop
-  for loop in $(losetup -j "$LXD_DIR/disks/btrfs.img" -O NAME -n 2>/dev/null); do losetup -d "$loop"; done
+  lxd_daemon_stop "$LXD_DIR" "$LXD_PID"
   LXD_PID=
 }
 lxd_init_pid() { lxc query "/1.0/instances/$1/state" | jq -r .pid; }
