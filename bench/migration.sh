@@ -1,34 +1,65 @@
 #!/usr/bin/env bash
 # Migration and backups (issue 6's benchmark), in one run:
 #
-#   bench/migration.sh [-s SIZE_MB]   (root; LXM_BENCH_BUILD=build dir with bin/{lxmd,lxm,lxm-monitor})
+#   bench/migration.sh [-s SIZE_MB] [-r RUNS]
+#   (root; LXM_BENCH_BUILD=build dir with bin/{lxmd,lxm,lxm-monitor}; LXD 5.0 and rsync for the LXD side)
 #
-# Part 1, copy between two hosts over TLS: two lxmd "hosts" on this machine, each in its own
-# network namespace on a test bridge (subnet chosen by reading the host's routes and addresses,
-# never by probing), remotes added with join tokens. A stopped busybox container with SIZE_MB
-# (default 1024) of incompressible data is copied from host 0 to host 1 with `lxm copy`
-# (zstd tar over the operation websocket, TLS). Ceilings: one loopback TLS connection moving the
-# same bytes (OpenSSL through python's ssl), the machine's `openssl s_time` (connection setup)
-# and `openssl speed` (AES-GCM) for reference.
-# Part 2, export/import: `lxm export` + `lxm import` of the same container on host 0, against
-# LXD 5.0 `lxc export` + `lxc import` of a container holding the same data (a private LXD
-# daemon on a dir pool, bench/lib.sh), each with gzip (LXD's default) and lxm's zstd.
+# Four "hosts" on this machine, each in its own network namespace on a test bridge (subnet chosen
+# by reading the host's routes and addresses, never by probing): .2 and .3 run lxmd, .4 and .5 run
+# a private LXD 5.0 daemon each (own LXD_DIR, core.https_address on its namespace's address, a dir
+# pool, no managed network). Every daemon is started with `nsenter --net=/run/netns/<ns>`: only the
+# network namespace changes (`ip netns exec` would also remount /sys, without the cgroup
+# hierarchies LXD and lxm-monitor need). The clients run on the host side of the bridge: lxm's
+# remotes are added with join tokens, LXD's client (LXD_CONF private to the run) adds the lxm hosts
+# with tokens and the LXD daemons with core.trust_password.
+#
+# Part 1, copy between two hosts over TLS, RUNS rounds (default 1), each round in this order:
+#   - `lxm copy h0:c h1:c`: lxm's CLI, pull mode (zstd tar over the operation websocket, TLS);
+#   - `lxm copy --mode push|relay h0:c h1:c` when lxm's CLI has --mode;
+#   - `lxc copy h0:c h1:c`: LXD 5.0's client driving the two lxmd hosts (pull);
+#   - `lxc copy lxd0:c lxd1:c`: LXD 5.0 to LXD 5.0 (pull; a dir pool migrates with rsync over
+#     the websocket, rsync.compression at its default, on), then again with rsync.compression=false
+#     on both pools.
+# The container is stopped and holds SIZE_MB (default 1024) of incompressible data (/dev/urandom):
+# written inside the lxm container by dd, and into the stopped LXD container's rootfs under
+# LXD_DIR. The copy made on the target is deleted after each copy (not timed). Measured: the wall
+# time of the client command; CPU seconds of each daemon during the copy (utime+stime of the daemon
+# and of the children it waited for, e.g. LXD's rsync, from /proc/PID/stat); for lxm's copies the
+# phases from lxmd's log lines "sent ... in S s" (source) and "received ... in R s" (target).
+# Ceilings: one loopback TLS connection moving the same bytes (OpenSSL through python's ssl), the
+# machine's `openssl s_time` (new connections into the target namespace) and `openssl speed`
+# (AES-256-GCM).
+# Part 2, export/import: `lxm export` + `lxm import` of the same container on host 0, against LXD
+# 5.0 `lxc export` + `lxc import` of the LXD container on lxd0, each with gzip (LXD's default)
+# and zstd.
+#
+# Everything the run makes (namespaces, veths, the bridge, daemons, mounts, containers, cgroups,
+# the run dir) is removed by the EXIT trap (bench/lib.sh), also when a step fails. The table goes
+# to stdout, the raw samples to /var/lib/lxm-bench/migration-results-<time>.csv.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 SIZE_MB=1024
-while getopts s: o; do
+RUNS=1
+while getopts s:r: o; do
   case $o in
   s) SIZE_MB=$OPTARG ;;
-  *) echo "usage: $0 [-s SIZE_MB]" >&2; exit 2 ;;
+  r) RUNS=$OPTARG ;;
+  *) echo "usage: $0 [-s SIZE_MB] [-r RUNS]" >&2; exit 2 ;;
   esac
 done
 
 bench_setup
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+DATE_START=$(date -u +%Y-%m-%dT%H:%MZ)
+log "load average at start: $LOAD_START"
 [ -x "$LXMD" ] && [ -x "$LXM" ] || die "no $LXMD or $LXM (build them)"
 build_monitor_ctl
+LXD_SKIP=
+command -v lxd >/dev/null || LXD_SKIP="lxd not installed"
+[ -n "$LXD_SKIP" ] || command -v rsync >/dev/null || LXD_SKIP="rsync not installed (LXD migrates dir pools with it)"
 
-# ---- two hosts --------------------------------------------------------------------------------
+# ---- four hosts on a test bridge ----------------------------------------------------------------
 TAG=$$
 BR=lxmb-br$((TAG % 10000))
 NET=$(python3 - "$BR" <<'EOF'
@@ -56,8 +87,8 @@ ip link add "$BR" type bridge
 on_exit "ip link del $BR"
 ip addr add "${NET}1/24" dev "$BR"
 ip link set "$BR" up
-HOST_NS=() HOST_ADDR=() HOST_DIR=() HOST_PID=()
-for i in 0 1; do
+NS=() ADDR=()
+for i in 0 1 2 3; do
   ns=lxmb-$TAG-$i veth=lxmb${TAG: -4}h$i
   ip netns add "$ns"
   on_exit "ip netns del $ns"
@@ -69,17 +100,11 @@ for i in 0 1; do
   ip -n "$ns" addr add "${NET}$((2 + i))/24" dev eth0
   ip -n "$ns" link set eth0 up
   ip -n "$ns" link set lo up
-  HOST_NS+=("$ns") HOST_ADDR+=("${NET}$((2 + i))")
-  d=$BENCH_WORK/host$i
-  mkdir -p "$d"
-  chmod 0711 "$d"
-  HOST_DIR+=("$d")
-  # nsenter, not `ip netns exec`: that one remounts /sys in a new mount namespace (no cgroups there).
-  nsenter --net=/run/netns/"$ns" "$LXMD" --state-dir "$d" --default-network none --https-address "${NET}$((2 + i)):8443" \
-    > "$BENCH_WORK/lxmd$i.log" 2>&1 &
-  HOST_PID+=($!)
-  on_exit "stop_host $i"
+  NS+=("$ns") ADDR+=("${NET}$((2 + i))")
 done
+
+# ---- the lxmd hosts h0 (.2) and h1 (.3) -----------------------------------------------------------
+HOST_DIR=() HOST_PID=()
 stop_host() {
   local i=$1 f mpid
   for f in $(find "${HOST_DIR[$i]}" -name monitor.pid 2>/dev/null); do
@@ -91,30 +116,145 @@ stop_host() {
   wait "${HOST_PID[$i]}" 2>/dev/null || true
   umount_below "${HOST_DIR[$i]}"
 }
-export LXM_CONF=$BENCH_WORK/lxm-conf
+for i in 0 1; do
+  d=$BENCH_WORK/host$i
+  mkdir -p "$d"
+  chmod 0711 "$d"
+  HOST_DIR+=("$d")
+  nsenter --net=/run/netns/"${NS[$i]}" "$LXMD" --state-dir "$d" --default-network none \
+    --https-address "${ADDR[$i]}:8443" > "$BENCH_WORK/lxmd$i.log" 2>&1 &
+  HOST_PID+=($!)
+  on_exit "stop_host $i"
+done
+export LXM_CONF=$BENCH_WORK/lxm-conf LXD_CONF=$BENCH_WORK/lxd-conf
+mkdir -p "$LXD_CONF"
 for i in 0 1; do
   for _ in $(seq 600); do [ -S "${HOST_DIR[$i]}/unix.socket" ] && break; sleep 0.1; done
   [ -S "${HOST_DIR[$i]}/unix.socket" ] || die "lxmd $i did not start: $(tail -3 "$BENCH_WORK/lxmd$i.log")"
   token=$(LXM_DIR=${HOST_DIR[$i]} "$LXM" config trust add --name bench | tail -n 1)
-  "$LXM" remote add "h$i" "$token" --accept-certificate > /dev/null
+  "$LXM" remote add "h$i" "$token" --accept-certificate > "$BENCH_WORK/lxm-remote-h$i.out" 2>&1 ||
+    die "lxm remote add h$i: $(cat "$BENCH_WORK/lxm-remote-h$i.out")"
+  # The same host as a remote of LXD's client (a token of its own: tokens are used once).
+  token=$(LXM_DIR=${HOST_DIR[$i]} "$LXM" config trust add --name bench-lxc | tail -n 1)
+  lxc remote add "h$i" "$token" --accept-certificate > "$BENCH_WORK/lxc-remote-h$i.out" 2>&1 ||
+    die "lxc remote add h$i (an lxm host): $(cat "$BENCH_WORK/lxc-remote-h$i.out")"
 done
 lxm0() { LXM_DIR=${HOST_DIR[0]} "$LXM" "$@"; }
+lxm1() { LXM_DIR=${HOST_DIR[1]} "$LXM" "$@"; }
 
-# ---- the container ----------------------------------------------------------------------------
+# ---- the LXD hosts lxd0 (.4) and lxd1 (.5) -------------------------------------------------------
+LXD_DIRS=() LXD_PIDS=()
+if [ -z "$LXD_SKIP" ]; then
+  # shellcheck disable=SC2034  # ROOTFS: read by lxd_import_image
+  ROOTFS=$("$BENCH_SRC/scripts/build-rootfs.sh" "$BENCH_SRC/templates/recipes/busybox.yaml") ||
+    die "cannot build the busybox rootfs for LXD"
+  TRUST=bench-$RANDOM$RANDOM
+  for i in 0 1; do
+    d=$BENCH_WORK/lxd$i
+    lxd_daemon_start "$d" "${NS[$((2 + i))]}"
+    LXD_DIRS+=("$d") LXD_PIDS+=("$LXD_DAEMON_PID")
+    lxd_preseed "$d"
+    LXD_DIR=$d lxc config set local: core.https_address "${ADDR[$((2 + i))]}:8443"
+    LXD_DIR=$d lxc config set local: core.trust_password "$TRUST"
+    lxc remote add "lxd$i" "https://${ADDR[$((2 + i))]}:8443" --password "$TRUST" --accept-certificate \
+      > "$BENCH_WORK/lxc-remote-lxd$i.out" 2>&1 || die "lxc remote add lxd$i: $(cat "$BENCH_WORK/lxc-remote-lxd$i.out")"
+    LXD_DIR=$d lxc config unset local: core.trust_password
+  done
+  log "LXD daemons up: lxd0 pid ${LXD_PIDS[0]} on ${ADDR[2]}, lxd1 pid ${LXD_PIDS[1]} on ${ADDR[3]}"
+  lxd_import_image "${LXD_DIRS[0]}"
+fi
+
+# ---- the container, on h0 and on lxd0 -----------------------------------------------------------
 C=bench-mig
+BYTES=$((SIZE_MB * 1024 * 1024))
 lxm0 launch busybox "$C" > /dev/null
 lxm0 exec "$C" -- sh -c "dd if=/dev/urandom of=/root/big bs=1M count=$SIZE_MB 2>/dev/null && sync"
 lxm0 stop -f "$C"
-BYTES=$((SIZE_MB * 1024 * 1024))
-mbps() { awk -v b="$1" -v us="$2" 'BEGIN { printf "%.0f", b / 1048576 / (us / 1e6) }'; }
+if [ -z "$LXD_SKIP" ]; then
+  LXD_DIR=${LXD_DIRS[0]} lxc init local:bench-debian "local:$C" > /dev/null
+  # The same data: written into the stopped container's volume (a dir pool: a plain directory).
+  head -c "$BYTES" /dev/urandom > "${LXD_DIRS[0]}/storage-pools/default/containers/$C/rootfs/root/big"
+  sync
+fi
+log "containers ready: $SIZE_MB MB of random data in $C on h0${LXD_SKIP:+ (LXD side skipped: $LXD_SKIP)}${LXD_SKIP:- and lxd0}"
 
-# ---- part 1: copy over TLS ----------------------------------------------------------------------
-t0=$(now_us)
-"$LXM" copy "h0:$C" "h1:$C" > "$BENCH_WORK/copy.out" 2>&1 || die "lxm copy failed: $(cat "$BENCH_WORK/copy.out")"
-t1=$(now_us)
-COPY_US=$((t1 - t0))
-log "lxm copy h0 -> h1: $(us_to_ms $COPY_US) ms, $(mbps $BYTES $COPY_US) MB/s"
-LXM_DIR=${HOST_DIR[1]} "$LXM" delete "$C" > /dev/null
+# ---- part 1: copy over TLS ------------------------------------------------------------------------
+mbps() { awk -v b="$1" -v ms="$2" 'BEGIN { if (ms > 0) printf "%.0f", b / 1048576 / (ms / 1e3); else print "n/a" }'; }
+# CPU seconds (x100: clock ticks) a daemon and the children it reaped have used so far.
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13 + $14 + $15}'; }
+ticks_to_s() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'; }
+# Epoch milliseconds of an lxmd log line (its first field, local time, millisecond precision).
+log_ms() { python3 -c 'import sys, datetime; print(int(datetime.datetime.strptime(sys.argv[1], "%Y-%m-%dT%H:%M:%S.%f").timestamp() * 1000))' "$1"; }
+now_ms() { us_to_ms "$(now_us)"; }
+
+HAS_MODE=
+"$LXM" copy --help 2>&1 | grep -q -- '--mode' && HAS_MODE=1
+
+# timed_copy LABEL SRCPID DSTPID CMD...: runs one copy, records its wall time (ms) and the CPU
+# seconds (x100) of both daemons under LABEL.
+timed_copy() {
+  local label=$1 spid=$2 dpid=$3 s0 d0 t0 t1 out=$BENCH_WORK/$1.out
+  shift 3
+  s0=$(cpu_ticks "$spid") d0=$(cpu_ticks "$dpid")
+  LOG0_OFF=$(stat -c %s "$BENCH_WORK/lxmd0.log") LOG1_OFF=$(stat -c %s "$BENCH_WORK/lxmd1.log")
+  t0=$(now_us)
+  "$@" > "$out" 2>&1 || die "$label: $* failed: $(tail -n 5 "$out")"
+  t1=$(now_us)
+  record "$label" time "$(us_to_ms $((t1 - t0)))"
+  record "$label" src-cpu "$(($(cpu_ticks "$spid") - s0))"
+  record "$label" dst-cpu "$(($(cpu_ticks "$dpid") - d0))"
+  COPY_T0=$((t0 / 1000)) COPY_T1=$((t1 / 1000))
+  log "$label: $(us_to_ms $((t1 - t0))) ms, $(mbps $BYTES "$(us_to_ms $((t1 - t0)))") MB/s"
+}
+# lxm_phases LABEL: the phases of the copy just made between h0 and h1, from the lxmd logs:
+# setup (client start to the first byte sent: operations, websockets, pool snapshot), stream (the
+# source's "sent ... in S s"), tail (the target's "received" line to the client's return: the
+# instance created from the unpacked tree, the confirmation).
+lxm_phases() {
+  local label=$1 sline rline s_end r_end s_secs r_secs
+  sline=$(tail -c +$((LOG0_OFF + 1)) "$BENCH_WORK/lxmd0.log" | grep "migration of $C: sent" | tail -n 1 || true)
+  rline=$(tail -c +$((LOG1_OFF + 1)) "$BENCH_WORK/lxmd1.log" | grep "migration into $C: received" | tail -n 1 || true)
+  [ -n "$sline" ] && [ -n "$rline" ] || { log "$label: no sent/received lines in the lxmd logs"; return 0; }
+  s_end=$(log_ms "${sline%% *}") r_end=$(log_ms "${rline%% *}")
+  s_secs=$(sed -E 's/.* in ([0-9.]+) s.*/\1/' <<<"$sline")
+  r_secs=$(sed -E 's/.* in ([0-9.]+) s.*/\1/' <<<"$rline")
+  record "$label" setup "$(awk -v e="$s_end" -v s="$s_secs" -v t="$COPY_T0" 'BEGIN { printf "%.0f", e - s * 1000 - t }')"
+  record "$label" sent "$(awk -v s="$s_secs" 'BEGIN { printf "%.0f", s * 1000 }')"
+  record "$label" received "$(awk -v s="$r_secs" 'BEGIN { printf "%.0f", s * 1000 }')"
+  record "$label" tail "$((COPY_T1 - r_end))"
+  WIRE_BYTES=$(sed -E 's/.* as ([0-9]+) bytes in.*/\1/' <<<"$sline")
+  FILE_BYTES=$(sed -E 's/.* snapshots, ([0-9]+) bytes of files.*/\1/' <<<"$sline")
+}
+
+for ((r = 1; r <= RUNS; r++)); do
+  log "copy round $r of $RUNS"
+  timed_copy lxm-copy "${HOST_PID[0]}" "${HOST_PID[1]}" "$LXM" copy "h0:$C" "h1:$C"
+  lxm_phases lxm-copy
+  lxm1 delete "$C" > /dev/null
+  if [ -n "$HAS_MODE" ]; then
+    for mode in push relay; do
+      timed_copy "lxm-copy-$mode" "${HOST_PID[0]}" "${HOST_PID[1]}" "$LXM" copy --mode "$mode" "h0:$C" "h1:$C"
+      lxm_phases "lxm-copy-$mode"
+      lxm1 delete "$C" > /dev/null
+    done
+  fi
+  timed_copy lxc-copy-lxm "${HOST_PID[0]}" "${HOST_PID[1]}" lxc copy "h0:$C" "h1:$C"
+  lxm_phases lxc-copy-lxm
+  lxm1 delete "$C" > /dev/null
+  if [ -z "$LXD_SKIP" ]; then
+    timed_copy lxd-copy "${LXD_PIDS[0]}" "${LXD_PIDS[1]}" lxc copy "lxd0:$C" "lxd1:$C"
+    lxc delete "lxd1:$C" > /dev/null
+    # The same with rsync's compression off on both pools (LXD's default is on; random data only
+    # costs CPU there): what LXD's transport does without it.
+    if lxc storage set lxd0:default rsync.compression false 2>/dev/null &&
+      lxc storage set lxd1:default rsync.compression false 2>/dev/null; then
+      timed_copy lxd-copy-nocomp "${LXD_PIDS[0]}" "${LXD_PIDS[1]}" lxc copy "lxd0:$C" "lxd1:$C"
+      lxc delete "lxd1:$C" > /dev/null
+    fi
+    lxc storage unset lxd0:default rsync.compression 2>/dev/null || true
+    lxc storage unset lxd1:default rsync.compression 2>/dev/null || true
+  fi
+done
 
 # Loopback TLS ceiling: one TLS connection moving the same number of bytes on this machine
 # (python's ssl = OpenSSL, AES-GCM), the server counting them.
@@ -140,14 +280,19 @@ while sent < n: s.sendall(buf); sent += len(buf)
 s.close(); t.join()
 print(int((time.time() - t0) * 1e6))
 PY
-TLS_US=$(python3 "$BENCH_WORK/tlsceil.py" "$SIZE_MB" "$BENCH_WORK/tls.crt" "$BENCH_WORK/tls.key")
-log "loopback TLS (one connection): $(us_to_ms $TLS_US) ms, $(mbps $BYTES $TLS_US) MB/s"
-STIME=$(ip netns exec "${HOST_NS[1]}" sh -c "openssl s_server -accept 9444 -cert '$BENCH_WORK/tls.crt' -key '$BENCH_WORK/tls.key' -quiet -www > /dev/null 2>&1 & echo \$!")
+TLS_MS=$(us_to_ms "$(python3 "$BENCH_WORK/tlsceil.py" "$SIZE_MB" "$BENCH_WORK/tls.crt" "$BENCH_WORK/tls.key")")
+log "loopback TLS (one connection): $TLS_MS ms, $(mbps $BYTES "$TLS_MS") MB/s"
+nsenter --net=/run/netns/"${NS[1]}" openssl s_server -accept 9444 -cert "$BENCH_WORK/tls.crt" \
+  -key "$BENCH_WORK/tls.key" -quiet -www > /dev/null 2>&1 &
+SSERVER=$!
+on_exit "kill $SSERVER 2>/dev/null; wait $SSERVER; true"
 sleep 1
-SCONN=$(ip netns exec "${HOST_NS[0]}" openssl s_time -connect "${HOST_ADDR[1]}:9444" -new -time 3 2>/dev/null |
-  awk '/connections\/user sec/ {print $1 " conn in " $4 "s"; exit}' || true)
-ip netns exec "${HOST_NS[1]}" kill "$STIME" 2>/dev/null || kill "$STIME" 2>/dev/null || true
-AES=$(openssl speed -elapsed -seconds 2 -evp aes-256-gcm 2>/dev/null | awk '/^AES-256-GCM/ {print $NF; exit}')
+SCONN=$(nsenter --net=/run/netns/"${NS[0]}" openssl s_time -connect "${ADDR[1]}:9444" -new -time 3 2>/dev/null |
+  awk '/connections\/user sec/ {sub(/s;$/, "", $4); print $1 " connections in " $4 " s of CPU"; exit}' || true)
+kill "$SSERVER" 2>/dev/null || true
+# The last column: 16 KiB blocks, in 1000s of bytes per second.
+AES=$(openssl speed -elapsed -seconds 2 -evp aes-256-gcm 2>/dev/null |
+  awk '/^AES-256-GCM/ {v = $NF; sub(/k$/, "", v); printf "%.0f MB/s", v * 1000 / 1048576; exit}')
 log "openssl s_time: ${SCONN:-n/a}; openssl speed aes-256-gcm 16 KiB blocks: ${AES:-n/a}"
 
 # ---- part 2: export / import --------------------------------------------------------------------
@@ -155,47 +300,83 @@ declare -A R
 for comp in gzip zstd; do
   f=$BENCH_WORK/$C.$comp
   t0=$(now_us); lxm0 export "$C" "$f" --compression "$comp" > /dev/null; t1=$(now_us)
-  R[lxm_export_$comp]=$((t1 - t0)); R[lxm_size_$comp]=$(stat -c %s "$f")
+  R[lxm_export_$comp]=$(us_to_ms $((t1 - t0))); R[lxm_size_$comp]=$(stat -c %s "$f")
   lxm0 delete "$C" > /dev/null
   t0=$(now_us); lxm0 import "$f" > /dev/null; t1=$(now_us)
-  R[lxm_import_$comp]=$((t1 - t0))
+  R[lxm_import_$comp]=$(us_to_ms $((t1 - t0)))
   rm -f "$f"
-  log "lxm $comp: export $(us_to_ms ${R[lxm_export_$comp]}) ms, import $(us_to_ms ${R[lxm_import_$comp]}) ms, $((R[lxm_size_$comp] / 1048576)) MB"
+  log "lxm $comp: export ${R[lxm_export_$comp]} ms, import ${R[lxm_import_$comp]} ms, $((${R[lxm_size_$comp]} / 1048576)) MB"
 done
-
-LXD_OK=1
-(
-  ROOTFS=$("$BENCH_SRC/scripts/build-rootfs.sh" "$BENCH_SRC/templates/recipes/busybox.yaml")
-  echo "$ROOTFS" > "$BENCH_WORK/busybox.path"
-) || LXD_OK=0
-if [ "$LXD_OK" = 1 ] && command -v lxd >/dev/null; then
-  ROOTFS=$(cat "$BENCH_WORK/busybox.path")
-  lxd_setup
-  lxc init bench-debian "$C" > /dev/null
-  # The same data as the lxm container: the file written into the stopped container's volume.
-  head -c "$BYTES" /dev/urandom > "$LXD_DIR/storage-pools/default/containers/$C/rootfs/root/big"
+if [ -z "$LXD_SKIP" ]; then
+  lxd0() { LXD_DIR=${LXD_DIRS[0]} lxc "$@"; }
   for comp in gzip zstd; do
     f=$BENCH_WORK/lxd-$C.$comp
-    t0=$(now_us); lxc export "$C" "$f" --compression "$comp" > /dev/null; t1=$(now_us)
-    R[lxd_export_$comp]=$((t1 - t0)); R[lxd_size_$comp]=$(stat -c %s "$f")
-    lxc delete "$C" > /dev/null
-    t0=$(now_us); lxc import "$f" > /dev/null; t1=$(now_us)
-    R[lxd_import_$comp]=$((t1 - t0))
+    t0=$(now_us); lxd0 export "local:$C" "$f" --compression "$comp" > /dev/null; t1=$(now_us)
+    R[lxd_export_$comp]=$(us_to_ms $((t1 - t0))); R[lxd_size_$comp]=$(stat -c %s "$f")
+    lxd0 delete "local:$C" > /dev/null
+    t0=$(now_us); lxd0 import local: "$f" > /dev/null; t1=$(now_us)
+    R[lxd_import_$comp]=$(us_to_ms $((t1 - t0)))
     rm -f "$f"
-    log "LXD $comp: export $(us_to_ms ${R[lxd_export_$comp]}) ms, import $(us_to_ms ${R[lxd_import_$comp]}) ms"
+    log "LXD $comp: export ${R[lxd_export_$comp]} ms, import ${R[lxd_import_$comp]} ms, $((${R[lxd_size_$comp]} / 1048576)) MB"
   done
 fi
+for k in "${!R[@]}"; do record "${k%%_*}" "${k#*_}" "${R[$k]}"; done
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
-echo
-echo "| ${SIZE_MB} MB container | time | throughput |"
-echo "|---|---|---|"
-echo "| lxm copy h0 -> h1 (TLS, zstd tar over websocket) | $(us_to_ms $COPY_US) ms | $(mbps $BYTES $COPY_US) MB/s |"
-echo "| loopback TLS, one connection (OpenSSL via python ssl) | $(us_to_ms $TLS_US) ms | $(mbps $BYTES $TLS_US) MB/s |"
-echo "| openssl s_time (new TLS connections, 3 s) | ${SCONN:-n/a} | |"
-echo "| openssl speed aes-256-gcm (16 KiB) | | ${AES:-n/a} |"
-echo
-echo "| export / import | lxm gzip | lxm zstd | LXD gzip | LXD zstd |"
-echo "|---|---|---|---|---|"
-echo "| export (ms) | $(us_to_ms ${R[lxm_export_gzip]}) | $(us_to_ms ${R[lxm_export_zstd]}) | $(us_to_ms ${R[lxd_export_gzip]:-0}) | $(us_to_ms ${R[lxd_export_zstd]:-0}) |"
-echo "| import (ms) | $(us_to_ms ${R[lxm_import_gzip]}) | $(us_to_ms ${R[lxm_import_zstd]}) | $(us_to_ms ${R[lxd_import_gzip]:-0}) | $(us_to_ms ${R[lxd_import_zstd]:-0}) |"
-echo "| file (MB) | $((R[lxm_size_gzip] / 1048576)) | $((R[lxm_size_zstd] / 1048576)) | $((${R[lxd_size_gzip]:-0} / 1048576)) | $((${R[lxd_size_zstd]:-0} / 1048576)) |"
+# ---- the tables ---------------------------------------------------------------------------------
+s1() { awk -v ms="$1" 'BEGIN { if (ms == "") print "n/a"; else printf "%.1f s", ms / 1000 }'; }
+cpu_s() { local t; t=$(median_of "$1" "$2"); [ -n "$t" ] && ticks_to_s "$t" || echo n/a; }
+copy_row() {  # label text
+  local t l
+  t=$(median_of "$1" time) l=$(median_of lxm-copy time)
+  [ -n "$t" ] || return 0
+  printf '| %s | %s | %s MB/s | %s | %s s | %s s |\n' "$2" "$(s1 "$t")" "$(mbps $BYTES "$t")" "$(ratio "$t" "$l")" \
+    "$(cpu_s "$1" src-cpu)" "$(cpu_s "$1" dst-cpu)"
+}
+phase_row() {  # label text
+  [ -n "$(median_of "$1" sent)" ] || return 0
+  printf '| %s | %s | %s | %s | %s |\n' "$2" "$(s1 "$(median_of "$1" setup)")" "$(s1 "$(median_of "$1" sent)")" \
+    "$(s1 "$(median_of "$1" received)")" "$(s1 "$(median_of "$1" tail)")"
+}
+# shellcheck disable=SC2016  # markdown labels with backquotes
+{
+  echo
+  echo "Run of $DATE_START, $SIZE_MB MB of random data, $RUNS round(s) (medians), $(nproc) cores, kernel $(uname -r);"
+  echo "load average at start $LOAD_START, at the end $LOAD_END."
+  echo
+  echo "| copy of a stopped ${SIZE_MB} MB container | time | throughput | x lxm copy | source daemon CPU | target daemon CPU |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  copy_row lxm-copy '`lxm copy h0:c h1:c` (lxm CLI, pull; zstd tar, websocket, TLS)'
+  copy_row lxm-copy-push '`lxm copy --mode push h0:c h1:c`'
+  copy_row lxm-copy-relay '`lxm copy --mode relay h0:c h1:c`'
+  copy_row lxc-copy-lxm '`lxc copy h0:c h1:c` (LXD 5.0 client, lxm hosts, pull)'
+  copy_row lxd-copy '`lxc copy lxd0:c lxd1:c` (LXD 5.0 both sides, dir pool: rsync over TLS websocket)'
+  copy_row lxd-copy-nocomp '`lxc copy lxd0:c lxd1:c`, pools with `rsync.compression=false`'
+  echo "| loopback TLS, one connection (OpenSSL via python ssl) | $(s1 "$TLS_MS") | $(mbps $BYTES "$TLS_MS") MB/s | | | |"
+  echo "| \`openssl s_time -new\` into the target namespace, 3 s | ${SCONN:-n/a} | | | | |"
+  echo "| \`openssl speed -evp aes-256-gcm\`, 16 KiB blocks | | ${AES:-n/a} | | | |"
+  echo
+  echo "lxm copy phases (lxmd logs): setup = client start to the source's first byte (operations, websockets, pool"
+  echo "snapshot); sent = the source's stream (walk, zstd, TLS); received = the target's stream (TLS, unpack, writes);"
+  echo "tail = the target's end of stream to the client's return (instance created from the unpacked tree). Wire"
+  echo "bytes: ${WIRE_BYTES:-n/a} for ${FILE_BYTES:-n/a} bytes of files."
+  echo
+  echo "| phase | setup | sent | received | tail |"
+  echo "|---|---:|---:|---:|---:|"
+  phase_row lxm-copy '`lxm copy`'
+  phase_row lxm-copy-push '`lxm copy --mode push`'
+  phase_row lxm-copy-relay '`lxm copy --mode relay`'
+  phase_row lxc-copy-lxm '`lxc copy` to lxm hosts'
+  echo
+  echo "| export / import | lxm gzip | lxm zstd | LXD gzip | LXD zstd | LXD/lxm gzip | LXD/lxm zstd |"
+  echo "|---|---:|---:|---:|---:|---:|---:|"
+  for op in export import; do
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$op" "$(s1 "${R[lxm_${op}_gzip]}")" "$(s1 "${R[lxm_${op}_zstd]}")" \
+      "$(s1 "${R[lxd_${op}_gzip]:-}")" "$(s1 "${R[lxd_${op}_zstd]:-}")" \
+      "$(ratio "${R[lxd_${op}_gzip]:-}" "${R[lxm_${op}_gzip]}")" "$(ratio "${R[lxd_${op}_zstd]:-}" "${R[lxm_${op}_zstd]}")"
+  done
+  printf '| file | %s MB | %s MB | %s MB | %s MB | | |\n' "$((R[lxm_size_gzip] / 1048576))" "$((R[lxm_size_zstd] / 1048576))" \
+    "$((${R[lxd_size_gzip]:-0} / 1048576))" "$((${R[lxd_size_zstd]:-0} / 1048576))"
+  [ -z "$LXD_SKIP" ] || { echo; echo "LXD columns skipped: $LXD_SKIP"; }
+}
+cp "$RESULTS" "$BENCH_BASE/migration-results-$(date -u +%Y%m%dT%H%M%SZ).csv"
