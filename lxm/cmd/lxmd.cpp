@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
     api::register_network_routes(api, networks);
     api::register_storage_routes(api, storage_pools);
     core::Backups backups(**state, instances);
+    backups.drop_stale_pool_snapshots();  // what killed migrations and copies left (after reconcile)
     api::register_backup_routes(api, backups, **state);  // after the instance routes (wraps POST /1.0/instances)
     core::Migration migration(**state, instances, backups);
     api::register_migration_routes(api, migration, remote.identity());  // after the backup routes (wraps them)

@@ -15,6 +15,7 @@
 #include "lxm/base/file.hpp"
 #include "lxm/base/log.hpp"
 #include "lxm/core/backup_tar.hpp"
+#include "lxm/core/config_keys.hpp"
 #include "lxm/core/names.hpp"
 #include "lxm/core/unix_time.hpp"
 #include "store/archive_unpack.hpp"
@@ -319,6 +320,30 @@ void Backups::expire() {
     if (!names) return;
     for (const auto& n : *names)
         if (auto w = where(n)) expire_instance(*w);
+}
+
+void Backups::drop_stale_pool_snapshots() {
+    auto names = instances_.names();
+    if (!names) {
+        LXM_WARN("stale pool snapshots: {}", names.error().message());
+        return;
+    }
+    std::lock_guard lk(mu_);
+    for (const auto& n : *names) {
+        auto w = where(n);
+        if (!w) continue;
+        for (const auto& snap : w->pool->list_snapshots(n)) {
+            if (snap.find(' ') == std::string::npos) continue;  // a user snapshot
+            const std::string backup = snap.starts_with("backup ") ? snap.substr(7) : std::string();
+            if (!backup.empty() && base::path_exists(w->dir + "/" + backup + ".json")) continue;  // a backup's content
+            // An interrupted refresh whose undo failed keeps its safety snapshot (reconcile tries again).
+            if (snap == kRefreshSafetySnapshot && w->rec.config.count(std::string(kRefreshingKey))) continue;
+            if (auto r = w->pool->delete_snapshot(n, snap); !r)
+                LXM_WARN("instance {}: dropping the stale pool snapshot \"{}\": {}", n, snap, r.error().message());
+            else
+                LXM_INFO("instance {}: dropped the pool snapshot \"{}\" left by an interrupted operation", n, snap);
+        }
+    }
 }
 
 Result<void> Backups::take_pool_snapshot(const std::string& instance, const std::string& pool_snapshot) {

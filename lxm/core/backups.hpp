@@ -109,6 +109,12 @@ public:
     base::Result<void> write_tarball(const std::string& instance, const std::string& backup, int fd);
     // Delete expired backups (failures are logged).
     void expire();
+    // At startup, after Instances::reconcile (no operation survives a restart): drop the pool
+    // snapshots lxm takes for the length of one operation and that a killed lxmd left behind
+    // ("migration <op>" of a migration source, "copy <n>" of a copy between pools, "backup <b>"
+    // whose record was never written, a "migration refresh" whose refresh marker is gone).
+    // Every such name holds a space, which user snapshot names cannot. Failures are logged.
+    void drop_stale_pool_snapshots();
 
     // Import of an upload unpacked by a StreamedImport (after its finish()): the instance name
     // it will create (the override or the backup's; 400 for an upload that is not a backup,

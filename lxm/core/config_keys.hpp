@@ -32,6 +32,11 @@ using DeviceMap = std::map<std::string, std::map<std::string, std::string>>;
 // (see instances.cpp); reconcile at startup finishes or undoes such instances.
 inline constexpr std::string_view kCreatingKey = "volatile.lxm.creating";
 inline constexpr std::string_view kDeletingKey = "volatile.lxm.deleting";
+// Kept while a migration refresh rewrites a stopped instance's volume (lxm/core/migration_refresh.cpp):
+// reconcile puts the volume back from the pool snapshot kRefreshSafetySnapshot and drops the
+// snapshots the refresh added (their rows still carry kCreatingKey).
+inline constexpr std::string_view kRefreshingKey = "volatile.lxm.refreshing";
+inline constexpr std::string_view kRefreshSafetySnapshot = "migration refresh";
 
 // Check keys and values of user-supplied config (profile or instance). volatile.*
 // keys are refused here: callers that round-trip them use merge_user_config.

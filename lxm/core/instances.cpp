@@ -700,6 +700,8 @@ Result<void> Instances::start_locked(const std::string& name) {
     LXM_TRY(Loaded l, load(name));
     if (l.rec.config.count(std::string(kCreatingKey)) || l.rec.config.count(std::string(kDeletingKey)))
         return http_error(400, "Instance is being created or deleted");
+    if (l.rec.config.count(std::string(kRefreshingKey)))  // a refresh whose undo failed: reconcile retries it
+        return http_error(400, "Instance has an unfinished migration refresh: restart lxmd to put it back");
     LXM_TRY(json ms, monitor_state(name));
     if (running_status(ms)) return http_error(400, "The instance is already running");
     if (ms.value("status", "") == "Error")
@@ -984,6 +986,7 @@ Result<void> Instances::reconcile() {
             LXM_ERROR("instance {}: its root volume is missing from the pool", rec.name);
             continue;
         }
+        if (rec.config.count(std::string(kRefreshingKey))) undo_interrupted_refresh(rec);
         reconcile_snapshots(rec.name);
         if (!base::path_exists(backup_path(rec.name)))
             if (auto r = write_backup(rec.name); !r) LXM_WARN("instance {}: {}", rec.name, r.error().message());
@@ -1002,6 +1005,43 @@ Result<void> Instances::reconcile() {
     }
     expire_snapshots();  // those that expired while lxmd was down
     return {};
+}
+
+// A migration refresh (lxm/core/migration_refresh.cpp) was killed while it rewrote this stopped
+// instance: its volume comes back from the pool snapshot taken before the first change, the
+// snapshots it added (rows still marked creating) go through reconcile_snapshots, then the
+// marker and the safety snapshot go. A restore that fails keeps the marker: the next start tries again.
+void Instances::undo_interrupted_refresh(const store::InstanceRecord& rec) {
+    const std::string& name = rec.name;
+    const std::string safety(kRefreshSafetySnapshot);
+    auto& pool = pool_of(name);
+    auto snaps = pool.list_snapshots(name);
+    bool have_safety = std::find(snaps.begin(), snaps.end(), safety) != snaps.end();
+    LXM_WARN("instance {}: a migration refresh was interrupted; putting the instance back as it was before it", name);
+    if (have_safety) {
+        if (auto r = pool.restore_snapshot(name, safety); !r) {
+            LXM_ERROR("instance {}: restoring its volume from the snapshot \"{}\": {} (tried again at the next start)",
+                      name, safety, r.error().message());
+            return;
+        }
+        LXM_INFO("instance {}: volume restored from the snapshot taken before the refresh", name);
+    } else {
+        LXM_INFO("instance {}: the refresh had not changed the volume yet", name);
+    }
+    reconcile_snapshots(name);  // the refresh's own snapshots: rows still marked creating
+    auto cleared = state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
+        LXM_TRY(auto cur, store::get_instance(tx, kProject, name));
+        cur.config.erase(std::string(kRefreshingKey));
+        return store::update_instance(tx, cur);
+    });
+    if (!cleared) {
+        LXM_ERROR("instance {}: clearing the refresh marker: {}", name, cleared.error().message());
+        return;
+    }
+    if (have_safety)
+        if (auto r = pool.delete_snapshot(name, safety); !r)
+            LXM_WARN("instance {}: dropping the snapshot \"{}\": {}", name, safety, r.error().message());
+    LXM_INFO("instance {}: the interrupted refresh was undone", name);
 }
 
 void Instances::autostart() {

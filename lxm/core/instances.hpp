@@ -179,9 +179,16 @@ public:
     // Rewrite the instance's backup file (after a change of one of its profiles).
     base::Result<void> rewrite_backup(const std::string& name);
 
+    // The instance's lock, for work done outside this class that must not meet start, stop,
+    // delete, rename, snapshot or restore of the same instance (they wait for it): a migration
+    // refresh rewriting the volume, a migration source reading it. The holder must not call
+    // the methods above for that instance (the lock is not recursive).
+    NameLocks::Guard lock(const std::string& name) { return locks_.lock(name); }
+
     // ---- startup ----
-    // Finish or undo half-made instances, rewrite missing backup files, set the
-    // wanted status from the monitors (a running container stays running).
+    // Finish or undo half-made instances, put back instances whose migration refresh was
+    // interrupted (kRefreshingKey), rewrite missing backup files, set the wanted status
+    // from the monitors (a running container stays running).
     base::Result<void> reconcile();
     // Start what should run and does not: boot.autostart=true, or boot.autostart
     // unset and last wanted running (LXD's rule). Failures are logged.
@@ -238,6 +245,7 @@ private:
     base::Result<void> delete_snapshot_locked(const std::string& name, const std::string& snap);
     // Finish or undo snapshots left half-made or half-deleted by a killed daemon.
     void reconcile_snapshots(const std::string& name);
+    void undo_interrupted_refresh(const store::InstanceRecord& rec);
     base::Result<void> create_copy(const apitypes::InstancesPost& req, const Progress& progress);
     apitypes::InstanceSnapshot snapshot_to_api(const Loaded& inst, const store::SnapshotRecord& s) const;
     base::Result<void> write_backup(const std::string& name);

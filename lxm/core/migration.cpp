@@ -156,6 +156,11 @@ Result<void> Migration::send(const std::string& name, const MigrationSendOptions
         Heartbeat hb(beat_period(), ch.send_keepalive);  // the target waits on fs meanwhile
         LXM_TRY_VOID(backups_.take_pool_snapshot(name, pool_snap));
     }
+    // The instance's lock while the stream reads it (its temporary snapshot and the user
+    // snapshots): a delete, rename or snapshot delete of the source waits for the end of the
+    // stream instead of pulling trees from under it. (Taken after the pool snapshot, whose
+    // freeze takes the lock itself.)
+    std::optional<NameLocks::Guard> guard(instances_.lock(name));
     auto drop_snapshot = [&] {
         if (auto r = backups_.drop_pool_snapshot(name, pool_snap); !r)
             LXM_WARN("migration of {}: dropping its temporary snapshot: {}", name, r.error().message());
@@ -177,6 +182,7 @@ Result<void> Migration::send(const std::string& name, const MigrationSendOptions
     // client that deletes the source as soon as the target is done (lxc move) finds it gone.
     drop.cancel();
     drop_snapshot();
+    guard.reset();
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     LXM_INFO("migration of {}: sent {} snapshots, {} bytes of files as {} bytes in {:.2f} s", name, snaps.size(),
              tar.bytes_in(), sent, secs);

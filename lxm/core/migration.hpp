@@ -21,8 +21,22 @@
 // Instances::create_from_trees (row with a creating marker, committed last); the source
 // changes nothing but a temporary pool snapshot, dropped whatever happens. A cut
 // connection or a killed target fails both sides: the source is as it was, the target
-// has nothing (tmp/ is emptied when a pool opens). `move` deletes the source only after
-// the target confirmed (the client does it after both operations succeeded).
+// has nothing (tmp/ is emptied when a pool opens). A refresh rewrites the existing target
+// in place under a durable marker and a safety snapshot, undone at the next start after a
+// kill (lxm/core/migration_refresh.cpp). A killed source leaves its temporary pool snapshot
+// "migration <op id>": Backups::drop_stale_pool_snapshots removes it at the next start.
+//
+// Locking: the source holds the instance's lock (Instances::lock) while the stream reads it,
+// the target while a refresh rewrites the volume: start, stop, delete, rename, snapshot and
+// restore of that instance wait for the end of that phase, as they wait for each other.
+//
+// Confirmation: the target sends {"success": true} after its commit; if it cannot, a new copy
+// is removed again. If the link is cut after the target sent it but before the source read it,
+// the target keeps the (complete) instance and the source's operation fails. The client takes
+// the target's operation as authoritative (as lxc does: in pull mode it waits on the target's
+// operation only): `lxm copy` succeeds with a warning, and `lxm move` deletes the source only
+// once the target's operation succeeded, so a move never loses the instance; a move whose
+// target failed keeps the source. No state exists in which neither side has it.
 //
 // Dead peers: every read and write on the two streams gives up after idle_timeout()
 // without progress (a cut link, a peer that hangs): the side that notices fails, drops

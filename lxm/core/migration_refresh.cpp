@@ -3,13 +3,21 @@
 // snapshots the target lacked and the source's current root, unpacked at dir in the
 // backup layout (dir/snapshots/<s>/rootfs, dir/container/rootfs).
 //
-// The target instance must be stopped. Its volume is changed in place: each new snapshot's
-// tree becomes the volume's content and the pool snapshots it (as Instances::create_from_trees
-// does for a new instance), then the received root becomes the content. A pool snapshot taken
-// first ("migration refresh", a name no user snapshot can have) puts the volume back and the
-// new snapshots are dropped if any step fails. Snapshots the target has and the source no
-// longer has are deleted once the rest succeeded (as LXD does). The instance's config is left
-// alone (lxc sends the source's config with a PUT afterwards).
+// The target instance must be stopped, and its lock (Instances::lock) is held for the whole
+// rewrite: a start, stop, delete, rename, snapshot, restore or second refresh of it waits.
+// Its volume is changed in place: each new snapshot's tree becomes the volume's content and the
+// pool snapshots it (as Instances::create_from_trees does for a new instance), then the received
+// root becomes the content. Snapshots the target has and the source no longer has are deleted
+// once the rest succeeded (as LXD does). The instance's config is left alone (lxc sends the
+// source's config with a PUT afterwards).
+//
+// All-or-nothing, also across a kill: before the first change the instance row gets the marker
+// kRefreshingKey (one transaction), then a pool snapshot "migration refresh" (a name no user
+// snapshot can have) keeps the volume as it was; each new snapshot's row is written before its
+// pool snapshot, marked creating. The commit is one transaction that drops all these markers.
+// A failure undoes it all in place; a killed lxmd leaves the marker, and Instances::reconcile at
+// the next start restores the volume from "migration refresh", removes the marked snapshots
+// (rows and pool snapshots) and drops the marker and the safety snapshot.
 //
 // On an overlay pool the instance's layer alone is replaced: an instance built over an image
 // there would keep seeing image files the source deleted, so it is refused (400).
@@ -22,6 +30,7 @@
 #include "lxm/base/defer.hpp"
 #include "lxm/base/file.hpp"
 #include "lxm/base/log.hpp"
+#include "lxm/core/config_keys.hpp"
 #include "lxm/core/migration.hpp"
 #include "lxm/core/names.hpp"
 #include "store/pool_fs.hpp"
@@ -36,7 +45,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char* kProject = "default";
-constexpr const char* kSafety = "migration refresh";
 
 int64_t json_ns(const json& j, const char* key) {
     return j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : 0;
@@ -57,8 +65,14 @@ json Migration::snapshot_offer(const std::vector<store::SnapshotRecord>& recs) {
 
 Result<void> Migration::refresh_existing(const std::string& name, const std::string& dir, const json& offer,
                                          const Progress& progress) {
+    // The instance's lock for the whole rewrite: start, delete, rename, snapshot, restore or
+    // another refresh of it wait until the volume is whole again.
+    std::optional<NameLocks::Guard> guard(instances_.lock(name));
     LXM_TRY(store::InstanceRecord rec,
             state_.store().read([&](store::Transaction& tx) { return store::get_instance(tx, kProject, name); }));
+    if (rec.config.count(std::string(kCreatingKey)) || rec.config.count(std::string(kDeletingKey)) ||
+        rec.config.count(std::string(kRefreshingKey)))
+        return http_error(400, "Cannot refresh \"" + name + "\": it is being created, deleted or refreshed");
     LXM_TRY(store::PoolDriver * pool, state_.pool(rec.storage_pool));
     LXM_TRY(auto st, instances_.state(name));
     if (st.status != "Stopped")
@@ -109,41 +123,85 @@ Result<void> Migration::refresh_existing(const std::string& name, const std::str
     if (!base::path_exists(dir + "/container/rootfs"))
         return base::make_error(std::errc::io_error, "the migration stream has no instance root");
 
-    LXM_TRY_VOID(base::wrap(pool->create_snapshot(name, kSafety), "keep the instance's state for the refresh"));
-    std::vector<std::string> made;
+    // Durable record first: the marker (one transaction) tells the next lxmd, should this one be
+    // killed from here on, to put the volume back from the safety snapshot (Instances::reconcile).
+    const std::string safety(kRefreshSafetySnapshot);
+    auto set_marker = [&](bool on) {
+        return state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
+            LXM_TRY(auto cur, store::get_instance(tx, kProject, name));
+            if (on) cur.config[std::string(kRefreshingKey)] = "true";
+            else cur.config.erase(std::string(kRefreshingKey));
+            return store::update_instance(tx, cur);
+        });
+    };
+    LXM_TRY_VOID(base::wrap(set_marker(true), "mark the instance as being refreshed"));
+    bool have_safety = false;
+    std::vector<std::string> made;  // snapshot rows written (marked creating until the commit)
     bool done = false;
     base::Defer undo([&] {
-        if (!done) {
-            for (auto it = made.rbegin(); it != made.rend(); ++it) {
-                (void)state_.store().transaction(
-                    [&](store::Transaction& tx) { return store::delete_snapshot(tx, kProject, name, *it); });
-                if (auto r = pool->delete_snapshot(name, *it); !r)
-                    LXM_WARN("refresh of {}: drop snapshot {}: {}", name, *it, r.error().message());
-            }
-            if (auto r = pool->restore_snapshot(name, kSafety); !r)
-                LXM_ERROR("refresh of {}: putting its volume back: {}", name, r.error().message());
+        if (done) return;
+        for (auto it = made.rbegin(); it != made.rend(); ++it) {
+            if (auto r = pool->delete_snapshot(name, *it); !r)
+                LXM_WARN("refresh of {}: drop snapshot {}: {}", name, *it, r.error().message());
+            (void)state_.store().transaction(
+                [&](store::Transaction& tx) { return store::delete_snapshot(tx, kProject, name, *it); });
         }
-        if (auto r = pool->delete_snapshot(name, kSafety); !r)
-            LXM_WARN("refresh of {}: drop {}: {}", name, kSafety, r.error().message());
+        if (have_safety) {
+            if (auto r = pool->restore_snapshot(name, safety); !r) {
+                // The marker stays: the next start of lxmd tries again.
+                LXM_ERROR("refresh of {}: putting its volume back: {}", name, r.error().message());
+                return;
+            }
+            if (auto r = pool->delete_snapshot(name, safety); !r)
+                LXM_WARN("refresh of {}: drop {}: {}", name, safety, r.error().message());
+        }
+        if (auto r = set_marker(false); !r) LXM_WARN("refresh of {}: clear its marker: {}", name, r.error().message());
     });
+    if (auto r = pool->delete_snapshot(name, safety); !r)  // a stale one whose drop failed (no marker: not needed)
+        return std::unexpected(base::wrap(r.error(), "drop an old \"" + safety + "\" snapshot"));
+    LXM_TRY_VOID(base::wrap(pool->create_snapshot(name, safety), "keep the instance's state for the refresh"));
+    have_safety = true;
+    LXM_INFO("refresh of {}: its state is kept in the pool snapshot \"{}\"; {} snapshots to add", name, safety,
+             incoming.size());
 
-    for (const auto& s : incoming) {
+    for (auto s : incoming) {
         if (progress) progress({{"progress", "refreshing snapshot " + s.name}});
-        LXM_TRY_VOID(store::poolfs::clear_dir(root));
-        LXM_TRY_VOID(base::wrap(store::poolfs::move_tree_into(dir + "/snapshots/" + s.name + "/rootfs", root, shift, range),
-                                "snapshot " + s.name));
-        LXM_TRY_VOID(base::wrap(pool->create_snapshot(name, s.name), "snapshot " + s.name));
-        made.push_back(s.name);
+        LXM_INFO("refresh of {}: adding snapshot {}", name, s.name);
+        // Row first, marked creating (as Instances::create_snapshot): a kill leaves a row reconcile removes.
+        s.config[std::string(kCreatingKey)] = "true";
         LXM_TRY_VOID(state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
             LXM_TRY(int64_t id, store::create_snapshot(tx, kProject, name, s));
             (void)id;
             return {};
         }));
+        made.push_back(s.name);
+        LXM_TRY_VOID(store::poolfs::clear_dir(root));
+        LXM_TRY_VOID(base::wrap(store::poolfs::move_tree_into(dir + "/snapshots/" + s.name + "/rootfs", root, shift, range),
+                                "snapshot " + s.name));
+        LXM_TRY_VOID(base::wrap(pool->create_snapshot(name, s.name), "snapshot " + s.name));
     }
     if (progress) progress({{"progress", "refreshing the instance"}});
+    LXM_INFO("refresh of {}: replacing the instance's root", name);
     LXM_TRY_VOID(store::poolfs::clear_dir(root));
     LXM_TRY_VOID(base::wrap(store::poolfs::move_tree_into(dir + "/container/rootfs", root, shift, range), "instance root"));
+
+    // Commit point, one transaction: the new snapshots lose their creating marker, the instance its
+    // refresh marker.
+    LXM_TRY_VOID(state_.store().transaction([&](store::Transaction& tx) -> Result<void> {
+        for (const auto& m : made) {
+            LXM_TRY(auto sr, store::get_snapshot(tx, kProject, name, m));
+            sr.config.erase(std::string(kCreatingKey));
+            LXM_TRY_VOID(store::update_snapshot(tx, kProject, name, sr));
+        }
+        LXM_TRY(auto cur, store::get_instance(tx, kProject, name));
+        cur.config.erase(std::string(kRefreshingKey));
+        return store::update_instance(tx, cur);
+    }));
     done = true;
+    LXM_INFO("refresh of {}: committed ({} new snapshots and the root)", name, incoming.size());
+    if (auto r = pool->delete_snapshot(name, safety); !r)
+        LXM_WARN("refresh of {}: drop {}: {} (dropped at the next start)", name, safety, r.error().message());
+    guard.reset();
 
     // Snapshots the source no longer has go too (not for an instance-only copy, which says nothing of them).
     if (!(offer.is_object() && offer.value("instance_only", false)))
@@ -153,7 +211,7 @@ Result<void> Migration::refresh_existing(const std::string& name, const std::str
                     LXM_WARN("refresh of {}: delete snapshot {} (gone on the source): {}", name, h.name,
                              r.error().message());
     if (auto r = instances_.rewrite_backup(name); !r) LXM_WARN("refresh of {}: {}", name, r.error().message());
-    LXM_INFO("refresh of {}: {} new snapshots and the root", name, incoming.size());
+    LXM_INFO("refresh of {}: done", name);
     return {};
 }
 

@@ -1,0 +1,324 @@
+// Crash safety of migrations between two lxmd hosts (tests/support/two_hosts.hpp), driven by
+// the real `lxm` CLI with remotes added by join tokens over HTTPS:
+//   - the target lxmd SIGKILLed in the middle of `lxm copy --refresh` (after it added one of
+//     the new snapshots and while it adds the next): restarted, it puts the instance back as it
+//     was before the refresh (files, snapshot list, no "migration refresh" pool snapshot, no
+//     half-made snapshot) and the instance starts;
+//   - the source lxmd SIGKILLed while it sends: restarted, it drops its temporary pool snapshot
+//     ("migration <op>"); the instance is intact and starts; the target keeps nothing;
+//   - a start of the target instance during a refresh waits for the refresh to commit and then
+//     starts the refreshed instance;
+//   - a delete of the source during a send waits for the stream to end: the copy is complete.
+// The tests synchronise on lxmd's log lines and on the target's tmp/, never on sleeps.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "lxm/base/file.hpp"
+#include "tests/e2e/daemon_fixture.hpp"
+#include "tests/support/container_fixture.hpp"
+#include "tests/support/two_hosts.hpp"
+
+namespace lxm::test {
+namespace {
+
+class MigrationCrash : public ::testing::Test {
+protected:
+    void SetUp() override {
+        LXM_REQUIRE_ROOT();
+        std::string why;
+        if (cached_rootfs("busybox", &why).empty()) GTEST_SKIP() << "busybox rootfs unavailable: " << why;
+        if (::access(bin("lxm").c_str(), X_OK) != 0) GTEST_SKIP() << "no lxm binary at " << bin("lxm");
+        ASSERT_TRUE(hosts_.setup(&why)) << why;
+        hosts_.add_env("LXM_MIGRATION_TIMEOUT=8");
+        for (int i = 0; i < 2; ++i) {
+            ASSERT_TRUE(hosts_.start(i, &why)) << why;
+            connect(i);
+            CmdResult t = lxm_on(i, "config trust add --name crashtest");
+            ASSERT_EQ(t.code, 0) << t.out;
+            std::string token = t.out.substr(t.out.find_last_of('\n', t.out.size() - 2) + 1);
+            while (!token.empty() && token.back() == '\n') token.pop_back();
+            CmdResult a = lxm_on(0, "remote add h" + std::to_string(i) + " " + token + " --accept-certificate");
+            ASSERT_EQ(a.code, 0) << a.out << hosts_.log(i);
+        }
+    }
+
+    void connect(int i) {
+        auto c = client::Client::connect_unix(hosts_.host(i).socket());
+        ASSERT_TRUE(c) << c.error().message();
+        c_[i].emplace(std::move(*c));
+    }
+    void restart(int i) {
+        std::string why;
+        ASSERT_TRUE(hosts_.start(i, &why)) << why;
+        connect(i);
+    }
+    CmdResult lxm_on(int i, const std::string& args) {
+        return sh("LXM_DIR=" + hosts_.host(i).state + " LXM_CONF=" + conf_.path() + " timeout 300 " + bin("lxm") + " " +
+                  args);
+    }
+    // `lxm <args>` in the background (output in bg.out); its pid.
+    pid_t lxm_background(const std::string& args) {
+        std::string cmd = "LXM_DIR=" + hosts_.host(0).state + " LXM_CONF=" + conf_.path() + " timeout 300 " +
+                          bin("lxm") + " " + args + " > " + conf_.path() + "/bg.out 2>&1";
+        pid_t p = ::fork();
+        if (p == 0) {
+            ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+            ::_exit(127);
+        }
+        return p;
+    }
+    // Reap a background lxm: true when it exited 0.
+    bool reap(pid_t p) {
+        int st = 0;
+        while (::waitpid(p, &st, 0) < 0 && errno == EINTR) {
+        }
+        return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    std::string bg_out() { return base::read_file(conf_.path() + "/bg.out").value_or(""); }
+
+    std::string async(int i, const std::string& method, const std::string& path, const json& body = json::object()) {
+        auto& c = *c_[i];
+        base::Result<client::Response> r = method == "POST"  ? c.post(path, body)
+                                           : method == "PUT" ? c.put(path, body)
+                                                             : c.del(path);
+        if (!r) return apitypes::user_message(r.error());
+        auto op = c.wait_success(r->operation);
+        if (!op) return apitypes::user_message(op.error());
+        return {};
+    }
+    std::vector<std::string> snapshot_names(int i, const std::string& n) {
+        std::vector<std::string> out;
+        auto r = c_[i]->get("/1.0/instances/" + n + "/snapshots?recursion=1");
+        if (r)
+            for (const auto& s : *r) out.push_back(s["name"].get<std::string>());
+        return out;
+    }
+    bool exists(int i, const std::string& n) { return bool(c_[i]->get("/1.0/instances/" + n)); }
+    std::string pool(int i) { return hosts_.host(i).state + "/storage-pools/default"; }
+    std::vector<std::string> pool_snapshots(int i, const std::string& n) {
+        return entries(pool(i) + "/containers/" + n + "/snapshots");
+    }
+    // Wait (polling every 5 ms, at most `secs`) until host i's log holds `needle` after byte `from`.
+    bool wait_log(int i, const std::string& needle, size_t from, int secs = 120) {
+        auto end = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
+        while (std::chrono::steady_clock::now() < end) {
+            if (hosts_.log(i).find(needle, from) != std::string::npos) return true;
+            if (hosts_.host(i).pid <= 0) return false;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return false;
+    }
+    size_t log_size(int i) { return hosts_.log(i).size(); }
+    // Wait until host 1 unpacks a migration stream under its pool's tmp/.
+    bool wait_receiving() {
+        for (int k = 0; k < 2400; ++k) {
+            for (const auto& e : entries(pool(1) + "/tmp"))
+                if (e.starts_with("migrate-") && !entries(pool(1) + "/tmp/" + e).empty()) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return false;
+    }
+    // Migration operations still running on host i; -1 if it does not answer.
+    int running_migrations(int i) {
+        auto r = c_[i]->get("/1.0/operations?recursion=1");
+        if (!r) return -1;
+        int n = 0;
+        if (r->contains("running"))
+            for (const auto& op : (*r)["running"]) {
+                std::string d = op.value("description", "");
+                if (d == "Migrating instance" || d == "Creating instance") ++n;
+            }
+        return n;
+    }
+
+    // A stopped busybox on host 0: /root/f = one (s1), two (s2), three (now), extra_mb of random data.
+    void make_source(const std::string& n, int extra_mb = 0) {
+        ASSERT_EQ(launch(*c_[0], n, true), "");
+        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo one > /root/f"}), 0);
+        ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s1"}}), "");
+        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo two > /root/f"}), 0);
+        ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s2"}}), "");
+        std::string cmd = "echo three > /root/f";
+        if (extra_mb > 0)
+            cmd += " && dd if=/dev/urandom of=/root/big bs=1M count=" + std::to_string(extra_mb) + " 2>/dev/null";
+        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", cmd}), 0);
+        ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
+    }
+    // After a first copy to host 1: the source moves on with s3, s4, s5, each holding `mb` more
+    // MiB of random data (so that the target's refresh takes a while on each of them), and a
+    // root of /root/f = five without the big files.
+    void grow_source(const std::string& n, int mb) {
+        ASSERT_EQ(change_state(*c_[0], n, "start"), "");
+        for (int k = 3; k <= 5; ++k) {
+            std::string cmd = "dd if=/dev/urandom of=/root/big" + std::to_string(k) + " bs=1M count=" +
+                              std::to_string(mb) + " 2>/dev/null && echo s" + std::to_string(k) + " > /root/f";
+            ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", cmd}), 0);
+            ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s" + std::to_string(k)}}),
+                      "");
+        }
+        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "rm /root/big* && echo five > /root/f"}), 0);
+        ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
+    }
+    // The target instance's /root/f, read by starting it (then stopped again).
+    std::string target_file(const std::string& n) {
+        if (auto e = change_state(*c_[1], n, "start"); !e.empty()) return "start failed: " + e;
+        std::string out;
+        for (const char* v : {"one", "two", "three", "s3", "s4", "s5", "five"})
+            if (exec_code(*c_[1], n, {"sh", "-c", std::string("test \"$(cat /root/f)\" = ") + v}) == 0) out = v;
+        if (exec_code(*c_[1], n, {"sh", "-c", "ls /root/big* >/dev/null 2>&1"}) == 0) out += "+big";
+        (void)change_state(*c_[1], n, "stop", true);
+        return out;
+    }
+
+    TwoHosts hosts_;
+    TempDir conf_{"migcrash"};
+    std::optional<client::Client> c_[2];
+};
+
+TEST_F(MigrationCrash, KilledTargetMidRefreshIsPutBackAtRestart) {
+    std::string n = Lxmd::name("mcr");
+    make_source(n);
+    CmdResult r = lxm_on(0, "copy h0:" + n + " h1:" + n);
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    grow_source(n, 64);
+    if (HasFatalFailure()) return;
+    ASSERT_EQ(snapshot_names(1, n), (std::vector<std::string>{"s1", "s2"}));
+
+    // The refresh in the background; the target is killed once it added s3 and works on s4.
+    size_t from = log_size(1);
+    pid_t copier = lxm_background("copy --refresh h0:" + n + " h1:" + n);
+    bool mid = wait_log(1, "refresh of " + n + ": adding snapshot s4", from);
+    hosts_.stop(1, SIGKILL);
+    bool ok = reap(copier);
+    ASSERT_TRUE(mid) << bg_out() << hosts_.log(1);
+    std::string log1 = hosts_.log(1);
+    ASSERT_EQ(log1.find("refresh of " + n + ": committed", from), std::string::npos)
+        << "the kill came after the refresh committed: the test did not hit the window\n" << log1;
+    EXPECT_FALSE(ok) << bg_out();
+    // What the kill left: the safety snapshot and s3 (its row marked creating).
+    std::vector<std::string> left = pool_snapshots(1, n);
+    EXPECT_NE(std::find(left.begin(), left.end(), "migration refresh"), left.end()) << ::testing::PrintToString(left);
+    EXPECT_NE(std::find(left.begin(), left.end(), "s3"), left.end()) << ::testing::PrintToString(left);
+
+    // Restarted, the target puts the instance back as it was before the refresh.
+    from = log_size(1);
+    restart(1);
+    if (HasFatalFailure()) return;
+    log1 = hosts_.log(1).substr(from);
+    EXPECT_NE(log1.find("a migration refresh was interrupted"), std::string::npos) << log1;
+    EXPECT_NE(log1.find("the interrupted refresh was undone"), std::string::npos) << log1;
+    EXPECT_EQ(snapshot_names(1, n), (std::vector<std::string>{"s1", "s2"}));
+    EXPECT_EQ(pool_snapshots(1, n), (std::vector<std::string>{"s1", "s2"}));
+    EXPECT_EQ(entries(pool(1) + "/tmp"), std::vector<std::string>{});
+    auto inst = c_[1]->get("/1.0/instances/" + n);
+    ASSERT_TRUE(inst);
+    EXPECT_FALSE((*inst)["config"].contains("volatile.lxm.refreshing")) << inst->dump();
+    EXPECT_EQ(target_file(n), "three") << hosts_.log(1);
+    ASSERT_EQ(async(1, "PUT", "/1.0/instances/" + n, json{{"restore", "s1"}}), "");
+    EXPECT_EQ(target_file(n), "one");
+
+    // The source was never changed.
+    EXPECT_EQ(snapshot_names(0, n), (std::vector<std::string>{"s1", "s2", "s3", "s4", "s5"}));
+    EXPECT_EQ(pool_snapshots(0, n), (std::vector<std::string>{"s1", "s2", "s3", "s4", "s5"}));
+    EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + n), "");
+    EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n), "");
+}
+
+TEST_F(MigrationCrash, KilledSourceMidSendLeavesNoTemporarySnapshot) {
+    std::string n = Lxmd::name("mcs");
+    make_source(n, 300);
+    pid_t copier = lxm_background("copy h0:" + n + " h1:" + n);
+    bool receiving = wait_receiving();
+    // The source's temporary pool snapshot exists while it sends.
+    std::vector<std::string> during = pool_snapshots(0, n);
+    hosts_.stop(0, SIGKILL);
+    bool ok = reap(copier);
+    ASSERT_TRUE(receiving) << bg_out() << hosts_.log(1);
+    EXPECT_FALSE(ok) << bg_out();
+    ASSERT_EQ(during.size(), 3u) << ::testing::PrintToString(during);
+    EXPECT_TRUE(during[0].starts_with("migration ")) << ::testing::PrintToString(during);
+    ASSERT_EQ(pool_snapshots(0, n), during);  // a kill leaves it
+
+    // Restarted, the source drops it; the instance is as it was and starts.
+    size_t from = log_size(0);
+    restart(0);
+    if (HasFatalFailure()) return;
+    std::string log0 = hosts_.log(0).substr(from);
+    EXPECT_NE(log0.find("dropped the pool snapshot \"" + during[0] + "\""), std::string::npos) << log0;
+    EXPECT_EQ(pool_snapshots(0, n), (std::vector<std::string>{"s1", "s2"}));
+    EXPECT_EQ(snapshot_names(0, n), (std::vector<std::string>{"s1", "s2"}));
+    ASSERT_EQ(change_state(*c_[0], n, "start"), "") << hosts_.log(0);
+    EXPECT_EQ(exec_code(*c_[0], n, {"sh", "-c", "test \"$(cat /root/f)\" = three && test -s /root/big"}), 0);
+    ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
+
+    // The target gave the copy up and keeps nothing of it.
+    auto t0 = std::chrono::steady_clock::now();
+    while (running_migrations(1) != 0 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(running_migrations(1), 0);
+    EXPECT_FALSE(exists(1, n));
+    EXPECT_FALSE(base::path_exists(pool(1) + "/containers/" + n));
+    EXPECT_EQ(entries(pool(1) + "/tmp"), std::vector<std::string>{});
+    EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n), "");
+}
+
+TEST_F(MigrationCrash, StartDuringRefreshWaitsForItsCommit) {
+    std::string n = Lxmd::name("mcw");
+    make_source(n);
+    CmdResult r = lxm_on(0, "copy h0:" + n + " h1:" + n);
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    grow_source(n, 48);
+    if (HasFatalFailure()) return;
+
+    size_t from = log_size(1);
+    pid_t copier = lxm_background("copy --refresh h0:" + n + " h1:" + n);
+    bool mid = wait_log(1, "refresh of " + n + ": adding snapshot s3", from);
+    // A start of the refreshed instance now: it waits for the refresh, then starts its new content.
+    std::string started = change_state(*c_[1], n, "start");
+    std::string log1 = hosts_.log(1);
+    bool ok = reap(copier);
+    ASSERT_TRUE(mid) << bg_out() << log1;
+    EXPECT_EQ(started, "") << log1;
+    EXPECT_NE(log1.find("refresh of " + n + ": committed (3 new snapshots", from), std::string::npos)
+        << "the start finished before the refresh committed\n" << log1;
+    EXPECT_TRUE(ok) << bg_out() << hosts_.log(0) << log1;
+    EXPECT_EQ(exec_code(*c_[1], n, {"sh", "-c", "test \"$(cat /root/f)\" = five && ! ls /root/big* 2>/dev/null"}), 0);
+    ASSERT_EQ(change_state(*c_[1], n, "stop", true), "");
+    EXPECT_EQ(snapshot_names(1, n), (std::vector<std::string>{"s1", "s2", "s3", "s4", "s5"}));
+    EXPECT_EQ(pool_snapshots(1, n), (std::vector<std::string>{"s1", "s2", "s3", "s4", "s5"}));
+    ASSERT_EQ(async(1, "PUT", "/1.0/instances/" + n, json{{"restore", "s4"}}), "");
+    EXPECT_EQ(target_file(n), "s4+big");
+    EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + n), "");
+    EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n), "");
+}
+
+TEST_F(MigrationCrash, DeleteOfTheSourceDuringASendWaitsForTheStream) {
+    std::string n = Lxmd::name("mcd");
+    make_source(n, 200);
+    pid_t copier = lxm_background("copy h0:" + n + " h1:" + n);
+    bool receiving = wait_receiving();
+    std::string deleted = async(0, "DELETE", "/1.0/instances/" + n);
+    bool ok = reap(copier);
+    ASSERT_TRUE(receiving) << bg_out() << hosts_.log(1);
+    // The delete waited for the stream: the copy is whole, then the source went.
+    EXPECT_EQ(deleted, "") << hosts_.log(0);
+    EXPECT_FALSE(exists(0, n));
+    EXPECT_TRUE(ok) << bg_out() << hosts_.log(0) << hosts_.log(1);
+    ASSERT_TRUE(exists(1, n)) << bg_out();
+    EXPECT_EQ(snapshot_names(1, n), (std::vector<std::string>{"s1", "s2"}));
+    ASSERT_EQ(change_state(*c_[1], n, "start"), "") << hosts_.log(1);
+    EXPECT_EQ(exec_code(*c_[1], n,
+                        {"sh", "-c", "test \"$(cat /root/f)\" = three && test $(wc -c < /root/big) -eq 209715200"}),
+              0);
+    ASSERT_EQ(change_state(*c_[1], n, "stop", true), "");
+    EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + n), "");
+}
+
+}  // namespace
+}  // namespace lxm::test
