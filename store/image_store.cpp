@@ -125,6 +125,52 @@ Result<std::string> sha256_files(const std::vector<std::string>& files) {
     return h.hex();
 }
 
+namespace {
+
+// What tells a file apart from its replacement (not ctime: hard links to it change that).
+std::optional<std::string> file_identity(const std::string& path) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    return std::to_string(st.st_dev) + " " + std::to_string(st.st_ino) + " " + std::to_string(st.st_size) + " " +
+           std::to_string(mtime_ns);
+}
+
+constexpr std::string_view kSidecarTag = "lxm-sha256 ";
+
+}  // namespace
+
+std::optional<std::string> cached_sha256(const std::string& path) {
+    auto id = file_identity(path);
+    if (!id) return std::nullopt;
+    auto text = base::read_file(path + ".sha256", 4096);
+    if (!text || !text->starts_with(kSidecarTag) || text->size() < kSidecarTag.size() + 66) return std::nullopt;
+    std::string fp = text->substr(kSidecarTag.size(), 64);
+    std::string rest = text->substr(kSidecarTag.size() + 64);
+    if (!valid_fingerprint(fp) || rest != " " + *id + "\n") return std::nullopt;
+    return fp;
+}
+
+void remember_sha256(const std::string& path, const std::string& fp) {
+    auto id = file_identity(path);
+    if (!id || !valid_fingerprint(fp)) return;
+    // Best effort: a read-only cache only costs a hash at the next start.
+    (void)base::write_file_atomic(path + ".sha256", std::string(kSidecarTag) + fp + " " + *id + "\n", 0644);
+}
+
+Result<std::string> sha256_file_cached(const std::string& path, bool* hit) {
+    if (hit) *hit = false;
+    if (auto fp = cached_sha256(path)) {
+        if (hit) *hit = true;
+        return *fp;
+    }
+    auto before = file_identity(path);
+    LXM_TRY(std::string fp, sha256_files({path}));
+    // Only when the file did not change while it was read.
+    if (before && file_identity(path) == before) remember_sha256(path, fp);
+    return fp;
+}
+
 Result<ImageStore> ImageStore::open(const std::string& dir) {
     LXM_TRY_VOID(base::mkdir_p(dir, 0700));
     ImageStore s(dir);

@@ -38,6 +38,17 @@ base::Result<std::string> sha256_files(const std::vector<std::string>& files);
 // 64 lowercase hex digits.
 bool valid_fingerprint(const std::string& fp);
 
+// sha256_files({path}) remembered in a sidecar <path>.sha256 (written atomically, best
+// effort), valid while the file keeps its device, inode, size and mtime (ns): a restart
+// that finds the same cached tarball does not read it again; a replaced or rewritten
+// file is hashed anew. The sidecar holds "lxm-sha256 <fp> <dev> <ino> <size> <mtime_ns>".
+//   cached_sha256     the sidecar's answer while it matches the file, else nullopt (no hashing)
+//   remember_sha256   writes the sidecar for fp, a hash the caller took of the file as it is now
+//   sha256_file_cached  the sidecar's answer, else hashes the file and remembers it; hit says which
+std::optional<std::string> cached_sha256(const std::string& path);
+void remember_sha256(const std::string& path, const std::string& fp);
+base::Result<std::string> sha256_file_cached(const std::string& path, bool* hit = nullptr);
+
 class ImageStore {
 public:
     // Creates dir (0700) if needed; removes .tmp-* files and orphaned <fp>.rootfs.

@@ -263,12 +263,20 @@ Result<void> Images::register_builtin() {
         std::string tarball = tarball_for(*ri);
         if (base::path_exists(tarball)) {
             // Cached: the real image, by a hard link when the cache is on the same filesystem.
-            auto img = import_file_linked(tarball);
+            // The tarball's fingerprint is remembered beside it: a restart that finds the
+            // image already in the store reads neither the tarball nor its hash again.
             std::string fp;
-            if (img) {
-                fp = img->fingerprint;
-            } else if (img.error().code == std::errc::file_exists) {
-                LXM_TRY(fp, store::sha256_files({tarball}));
+            base::Result<store::StoredImage> img = base::make_error(std::errc::file_exists, "in the store");
+            if (auto known = store::cached_sha256(tarball); known && is->has(*known)) {
+                fp = *known;
+            } else {
+                img = import_file_linked(tarball);
+                if (img) {
+                    fp = img->fingerprint;
+                    store::remember_sha256(tarball, fp);
+                } else if (img.error().code == std::errc::file_exists) {
+                    LXM_TRY(fp, store::sha256_file_cached(tarball));
+                }
             }
             if (!fp.empty()) {
                 LXM_TRY(store::StoredImage stored, is->get(fp));
@@ -393,8 +401,9 @@ Result<store::ImageRecord> Images::build_recipe(const std::string& recipe_text,
     std::string fp;
     if (img) {
         fp = img->fingerprint;
+        store::remember_sha256(tarball, fp);
     } else if (img.error().code == std::errc::file_exists) {
-        LXM_TRY(fp, store::sha256_files({tarball}));
+        LXM_TRY(fp, store::sha256_file_cached(tarball));
     } else {
         return std::unexpected(img.error());
     }

@@ -19,7 +19,10 @@
 // The packed tarball is cached too, beside the rootfs:
 //   ${LXM_IMAGE_CACHE:-/var/cache/lxm/images}/<name>-<key>.lxd-image.tar.gz
 // keyed by the recipe text, the build script and the template files, so a new
-// state dir imports it by a hard link and only a new machine builds.
+// state dir imports it by a hard link and only a new machine builds. Its sha256
+// (the image fingerprint) is remembered in a sidecar <tarball>.sha256
+// (store::sha256_file_cached): a restart that finds the image in the store reads
+// neither the tarball nor libcrypto's hash again.
 // At startup a recipe whose tarball is cached is imported (row + alias, real
 // fingerprint). One that is not is registered as a placeholder row (size 0,
 // property lxm.recipe, fingerprint = the recipe key hash) so that its alias

@@ -5,6 +5,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -140,6 +141,58 @@ TEST(ImageFingerprint, Sha256OverFilesInOrder) {
     EXPECT_TRUE(valid_fingerprint(abc));
     EXPECT_FALSE(valid_fingerprint("ABC"));
     EXPECT_FALSE(valid_fingerprint(abc.substr(1) + "g"));
+}
+
+TEST(ImageFingerprint, SidecarCacheHitsUntilTheFileChanges) {
+    TempDir t("fpcache");
+    const std::string f = t / "img.tar.gz";
+    ASSERT_TRUE(base::write_file(f, "abc", true));
+    const std::string abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    EXPECT_FALSE(cached_sha256(f));
+    bool hit = true;
+    auto fp = sha256_file_cached(f, &hit);
+    ASSERT_TRUE(fp) << fp.error().message();
+    EXPECT_EQ(*fp, abc);
+    EXPECT_FALSE(hit);
+    ASSERT_TRUE(base::path_exists(f + ".sha256"));
+    fp = sha256_file_cached(f, &hit);
+    ASSERT_TRUE(fp);
+    EXPECT_EQ(*fp, abc);
+    EXPECT_TRUE(hit);
+
+    // A hit does not read the file: a sidecar naming another hash for the same identity is believed.
+    auto side = base::read_file(f + ".sha256");
+    ASSERT_TRUE(side);
+    std::string fake = std::string(64, '1');
+    std::string forged = *side;
+    forged.replace(forged.find(abc), 64, fake);
+    ASSERT_TRUE(base::write_file(f + ".sha256", forged));
+    EXPECT_EQ(cached_sha256(f).value_or(""), fake);
+
+    // Same size, new content and mtime: hashed again, and the sidecar follows.
+    ASSERT_TRUE(base::write_file(f, "abd"));
+    struct timespec ts[2] = {{1700000000, 5}, {1700000000, 5}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, f.c_str(), ts, 0), 0);
+    EXPECT_FALSE(cached_sha256(f));
+    auto abd = sha256_files({f});
+    ASSERT_TRUE(abd);
+    fp = sha256_file_cached(f, &hit);
+    ASSERT_TRUE(fp);
+    EXPECT_EQ(*fp, *abd);
+    EXPECT_FALSE(hit);
+    EXPECT_EQ(cached_sha256(f).value_or(""), *abd);
+
+    // Replaced by another file (new inode) with the same size and mtime: a miss too.
+    ASSERT_TRUE(base::write_file(t / "other", "abc", true));
+    ASSERT_EQ(::utimensat(AT_FDCWD, (t / "other").c_str(), ts, 0), 0);
+    ASSERT_EQ(::rename((t / "other").c_str(), f.c_str()), 0);
+    EXPECT_FALSE(cached_sha256(f));
+    EXPECT_EQ(sha256_file_cached(f).value_or(""), abc);
+
+    // A damaged sidecar is a miss, never an error.
+    ASSERT_TRUE(base::write_file(f + ".sha256", "lxm-sha256 zz\n"));
+    EXPECT_FALSE(cached_sha256(f));
+    EXPECT_EQ(sha256_file_cached(f).value_or(""), abc);
 }
 
 TEST(ImageStore, ImportUnifiedAndSplit) {
