@@ -18,6 +18,12 @@
 //  relay: the source's operation as for pull, the target's as for push; the client connects
 //            to both and copies the frames between them.
 //
+// A snapshot is sent as an instance of its own: POST /1.0/instances/<n>/snapshots/<s> {migration:
+// true} is a source as above with that snapshot as the root and no other snapshot.
+// The target's instance is the request's (config, devices, profiles, ephemeral, description;
+// core::Migration::check_receive checks them as a create before any operation exists), the
+// stream gives the trees and the snapshots with their own config.
+//
 // Every read and write on the streams gives up after core::Migration::idle_timeout() without
 // progress (server side: bounded(); dialed side: WebSocketConn::set_timeout).
 #include <algorithm>
@@ -258,6 +264,22 @@ OperationSpec offering_spec(std::string description, const std::string& name,
     return spec;
 }
 
+// The instance fields of the request (config, devices, profiles, ephemeral, description) that
+// it gives: they make the new instance (core::MigrationReceiveOptions); null or absent = the stream's.
+Result<void> request_fields(const json& body, core::MigrationReceiveOptions& o) {
+    auto given = [&](const char* k) { return body.contains(k) && !body[k].is_null(); };
+    try {
+        if (given("config")) o.config = body["config"].get<core::ConfigMap>();
+        if (given("devices")) o.devices = body["devices"].get<core::DeviceMap>();
+        if (given("profiles")) o.profiles = body["profiles"].get<std::vector<std::string>>();
+        if (given("ephemeral")) o.ephemeral = body["ephemeral"].get<bool>();
+        if (given("description")) o.description = body["description"].get<std::string>();
+    } catch (const std::exception& e) {
+        return http_error(400, std::string("Bad instance fields in the migration request: ") + e.what());
+    }
+    return {};
+}
+
 }  // namespace
 
 void register_migration_routes(Api& api, core::Migration& migration, const base::CertKey& identity) {
@@ -268,53 +290,62 @@ void register_migration_routes(Api& api, core::Migration& migration, const base:
     }
 
     // ---- source ----
-    auto ms = api.router().match("POST", "/1.0/instances/x");
-    if (!ms || !ms->route) {
-        LXM_ERROR("migration routes: POST /1.0/instances/{{name}} is not registered");
-        return;
-    }
-    Route orig_src = *ms->route;
-    Route src = orig_src;
-    src.handler = [&api, &migration, &identity, orig_src](const Request& req) -> Result<Response> {
-        LXM_TRY(json body, body_json(req, 1 << 20));
-        if (!body.is_object() || !body.value("migration", false)) return orig_src.handler(req);
-        const std::string name = req.param("name");
-        bool live = body.value("live", false);
-        core::MigrationSendOptions o;
-        o.instance_only = body.value("instance_only", false) || body.value("container_only", false);
-        LXM_TRY_VOID(migration.check_source(name, live));
-        auto progress = [](OperationContext& ctx) { return [&ctx](const json& p) { ctx.update_metadata(p); }; };
+    // The instance, or one of its snapshots sent as an instance of its own (lxc copy c1/snap h1:c2:
+    // POST /1.0/instances/c1/snapshots/snap {migration: true}; no other snapshot travels).
+    for (bool of_snapshot : {false, true}) {
+        const char* pattern = of_snapshot ? "/1.0/instances/{name}/snapshots/{snap}" : "/1.0/instances/{name}";
+        auto ms = api.router().match("POST", of_snapshot ? "/1.0/instances/x/snapshots/y" : "/1.0/instances/x");
+        if (!ms || !ms->route) {
+            LXM_ERROR("migration routes: POST {} is not registered", pattern);
+            return;
+        }
+        Route orig_src = *ms->route;
+        Route src = orig_src;
+        src.handler = [&api, &migration, &identity, orig_src, of_snapshot](const Request& req) -> Result<Response> {
+            LXM_TRY(json body, body_json(req, 1 << 20));
+            if (!body.is_object() || !body.value("migration", false)) return orig_src.handler(req);
+            const std::string name = req.param("name");
+            core::MigrationSendOptions o;
+            o.instance_only = body.value("instance_only", false) || body.value("container_only", false);
+            if (of_snapshot) {
+                o.snapshot = req.param("snap");
+                LXM_TRY_VOID(migration.check_source_snapshot(name, o.snapshot));  // 404
+            }
+            // A snapshot is never running: nothing to checkpoint.
+            LXM_TRY_VOID(migration.check_source(name, !of_snapshot && body.value("live", false)));
+            auto progress = [](OperationContext& ctx) { return [&ctx](const json& p) { ctx.update_metadata(p); }; };
 
-        if (body.contains("target") && body["target"].is_object() && !body["target"].empty()) {
-            // Push: this lxmd dials the target's operation and sends.
-            LXM_TRY(MigrationPeer peer, parse_peer(body["target"], "target"));
-            OperationSpec spec;
-            spec.description = "Migrating instance";
-            spec.resources = {{"instances", {instance_url(name)}}};
-            spec.run = [&migration, &identity, name, o, peer, progress](OperationContext& ctx) -> Result<void> {
-                LXM_TRY(auto s, dial(identity, peer));
-                core::MigrationSendOptions so = o;
-                so.id = ctx.id();
-                auto r = migration.send(name, so, client_channels(*s), progress(ctx));
-                if (!r) LXM_WARN("migration of {} (push source): {}", name, r.error().message());
-                end_dialed(*s, bool(r));
-                return r;
-            };
+            if (body.contains("target") && body["target"].is_object() && !body["target"].empty()) {
+                // Push: this lxmd dials the target's operation and sends.
+                LXM_TRY(MigrationPeer peer, parse_peer(body["target"], "target"));
+                OperationSpec spec;
+                spec.description = "Migrating instance";
+                spec.resources = {{"instances", {instance_url(name)}}};
+                spec.run = [&migration, &identity, name, o, peer, progress](OperationContext& ctx) -> Result<void> {
+                    LXM_TRY(auto s, dial(identity, peer));
+                    core::MigrationSendOptions so = o;
+                    so.id = ctx.id();
+                    auto r = migration.send(name, so, client_channels(*s), progress(ctx));
+                    if (!r) LXM_WARN("migration of {} (push source): {}", name, r.error().message());
+                    end_dialed(*s, bool(r));
+                    return r;
+                };
+                LXM_TRY(auto op, api.operations().create(std::move(spec)));
+                return Response::async(op->snapshot());
+            }
+            // Pull (and relay): the target (or the client) connects to this operation's websockets.
+            auto spec = offering_spec("Migrating instance", name,
+                                      [&migration, name, o, progress](OperationContext& ctx,
+                                                                      const core::MigrationChannels& ch) {
+                                          core::MigrationSendOptions so = o;
+                                          so.id = ctx.id();
+                                          return migration.send(name, so, ch, progress(ctx));
+                                      });
             LXM_TRY(auto op, api.operations().create(std::move(spec)));
             return Response::async(op->snapshot());
-        }
-        // Pull (and relay): the target (or the client) connects to this operation's websockets.
-        auto spec = offering_spec("Migrating instance", name,
-                                  [&migration, name, o, progress](OperationContext& ctx,
-                                                                  const core::MigrationChannels& ch) {
-                                      core::MigrationSendOptions so = o;
-                                      so.id = ctx.id();
-                                      return migration.send(name, so, ch, progress(ctx));
-                                  });
-        LXM_TRY(auto op, api.operations().create(std::move(spec)));
-        return Response::async(op->snapshot());
-    };
-    api.router().add("POST", "/1.0/instances/{name}", std::move(src));
+        };
+        api.router().add("POST", pattern, std::move(src));
+    }
 
     // ---- target ----
     auto mt = api.router().match("POST", "/1.0/instances");
@@ -341,10 +372,9 @@ void register_migration_routes(Api& api, core::Migration& migration, const base:
         o.refresh = source.value("refresh", false) == true;
         // 400 bad name, 409 taken (refresh: 400 running): before any operation
         LXM_TRY_VOID(migration.check_target(o.name, o.refresh));
-        if (body.contains("devices") && body["devices"].is_object())
-            for (auto& [k, d] : body["devices"].items())
-                if (d.is_object() && d.value("type", "") == "disk" && d.value("path", "") == "/")
-                    o.pool = d.value("pool", "");
+        LXM_TRY_VOID(request_fields(body, o));
+        // As a create: 400 for a bad key or device, an unknown profile or pool; the pool settled.
+        LXM_TRY_VOID(migration.check_receive(o));
         auto progress = [](OperationContext& ctx) { return [&ctx](const json& p) { ctx.update_metadata(p); }; };
 
         if (mode == "push") {

@@ -142,17 +142,20 @@ Result<void> Migration::send(const std::string& name, const MigrationSendOptions
             if (h.is_string()) have.push_back(h.get<std::string>());
     std::vector<std::string> snaps;
     std::vector<store::SnapshotRecord> all;
-    if (!opts.instance_only) {
+    const bool of_snapshot = !opts.snapshot.empty();  // that user snapshot is the root, alone
+    if (!opts.instance_only && !of_snapshot) {
         LXM_TRY(auto recs, state_.store().read(
                                [&](store::Transaction& tx) { return store::list_snapshots(tx, "default", name); }));
         all = std::move(recs);
         for (const auto& s : all)
             if (std::find(have.begin(), have.end(), s.name) == have.end()) snaps.push_back(s.name);
     }
-    LXM_TRY_VOID(base::wrap(ch.send_control(json{{"snapshots", snapshot_offer(all)}, {"instance_only", opts.instance_only}}),
+    LXM_TRY_VOID(base::wrap(ch.send_control(json{{"snapshots", snapshot_offer(all)},
+                                                 {"instance_only", opts.instance_only || of_snapshot}}),
                             "migration control"));
-    const std::string pool_snap = "migration " + (opts.id.empty() ? std::string("x") : opts.id.substr(0, 36));
-    {
+    const std::string pool_snap =
+        of_snapshot ? opts.snapshot : "migration " + (opts.id.empty() ? std::string("x") : opts.id.substr(0, 36));
+    if (!of_snapshot) {
         Heartbeat hb(beat_period(), ch.send_keepalive);  // the target waits on fs meanwhile
         LXM_TRY_VOID(backups_.take_pool_snapshot(name, pool_snap));
     }
@@ -162,6 +165,7 @@ Result<void> Migration::send(const std::string& name, const MigrationSendOptions
     // freeze takes the lock itself.)
     std::optional<NameLocks::Guard> guard(instances_.lock(name));
     auto drop_snapshot = [&] {
+        if (of_snapshot) return;  // the user's: it stays
         if (auto r = backups_.drop_pool_snapshot(name, pool_snap); !r)
             LXM_WARN("migration of {}: dropping its temporary snapshot: {}", name, r.error().message());
     };
@@ -263,7 +267,7 @@ Result<void> Migration::receive(const MigrationReceiveOptions& opts, const Migra
             LXM_TRY_VOID(refresh_existing(opts.name, *tmp, *offer, progress));
             return Result<std::string>(opts.name);
         }
-        return backups_.import_unpacked(*tmp, opts.name, pool_name, progress);
+        return backups_.import_unpacked(*tmp, opts.name, pool_name, progress, receive_adjust(opts));
     }();
     if (!made) return fail(made.error());
     if (auto r = ch.send_control(json{{"success", true}}); !r) {

@@ -53,6 +53,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -80,13 +81,23 @@ struct MigrationChannels {
 
 struct MigrationSendOptions {
     bool instance_only = false;
+    std::string snapshot;  // "": the instance; else that snapshot of it, sent as an instance of its own
     std::string id;  // operation id (names the temporary pool snapshot)
 };
 
 struct MigrationReceiveOptions {
     std::string name;  // the new instance
-    std::string pool;  // "" = from the instance's root disk / default
+    std::string pool;  // "" = from the instance's root disk / default (check_receive settles it)
     bool refresh = false;  // an existing instance of that name is refreshed
+    // The request's writable fields (LXD's createFromMigration): a new instance gets these, not
+    // the source's from the stream; nullopt (not in the request) = the stream's. Volatile keys of
+    // the request are dropped. Snapshots keep their own config from the stream. A refresh of an
+    // existing instance leaves its config alone (lxc PUTs it afterwards).
+    std::optional<ConfigMap> config{};
+    std::optional<DeviceMap> devices{};
+    std::optional<std::vector<std::string>> profiles{};
+    std::optional<bool> ephemeral{};
+    std::optional<std::string> description{};
 };
 
 class Migration {
@@ -97,6 +108,15 @@ public:
     base::Result<void> check_source(const std::string& name, bool live);
     // 400 for a bad name, 409 when the instance exists (refresh: 400 when it runs).
     base::Result<void> check_target(const std::string& name, bool refresh = false);
+    // The request's instance checked as a create would check it, before anything is transferred
+    // (lxm/core/migration_request.cpp): 400 for a bad key or device, an unknown profile or pool,
+    // 409 for a taken name; volatile keys dropped; opts.pool settled (the root disk's pool when
+    // this host has it, else the profiles', else the default, as LXD's instanceFindStoragePool).
+    base::Result<void> check_receive(MigrationReceiveOptions& opts);
+    // 404 for no such snapshot (a snapshot sent as a new instance: lxc copy c1/snap h1:c2).
+    base::Result<void> check_source_snapshot(const std::string& name, const std::string& snapshot);
+    // What the import applies over the stream's index: the request's fields that were given.
+    static Backups::ImportAdjust receive_adjust(const MigrationReceiveOptions& opts);
     // `criu check` on this host: "" when usable, else its output (the reason).
     static std::string criu_problem();
     // How long a stream may go without progress: LXM_MIGRATION_TIMEOUT (seconds) in lxmd's
