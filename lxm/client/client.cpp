@@ -8,12 +8,14 @@
 #include <atomic>
 #include <cerrno>
 #include <deque>
+#include <optional>
 #include <thread>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
@@ -252,6 +254,172 @@ void WebSocketConn::interrupt() {
     if (!impl_) return;
     impl_->interrupted = true;
     impl_->io.stop();
+}
+
+// ---- WebSocketConn::relay ----
+//
+// Each side's state is touched only on its own io_context, run by one thread each; frames
+// and notices cross over by asio::post. Direction a→b: a reads one frame, posts it to b;
+// b writes it and posts "read the next" back to a.
+namespace {
+struct RelaySide {
+    WebSocketConn::Impl& impl;
+    std::chrono::milliseconds close_wait;
+    RelaySide* peer = nullptr;
+    std::atomic<int>* finished = nullptr;
+    std::deque<WsFrame> queue{};  // frames from the peer to write here (one at a time)
+    bool writing = false;
+    bool read_ended = false;   // this side sends nothing more
+    bool write_ended = false;  // nothing more is written here (closed, or failed)
+    bool closing = false;      // close once the queue is written
+    bool close_pending = false;
+    bool counted = false;
+    boost::system::error_code error{};  // a failure (not a close)
+    std::optional<asio::steady_timer> close_timer{};
+};
+
+void relay_read_next(RelaySide& s);
+void relay_write_next(RelaySide& s);
+
+bool relay_benign(const boost::system::error_code& ec) {
+    return !ec || ec == beast::websocket::error::closed || ec == asio::error::operation_aborted ||
+           ec == asio::error::eof || ec == asio::error::connection_reset || ec == beast::error::timeout;
+}
+
+void relay_check_done(RelaySide& s) {
+    if (s.counted || !s.read_ended || !s.write_ended || s.writing || s.close_pending) return;
+    s.counted = true;
+    if (s.close_timer) s.close_timer->cancel();
+    if (s.finished->fetch_add(1) + 1 == 2) {
+        s.impl.io.stop();
+        s.peer->impl.io.stop();
+    }
+}
+
+// No more writes here: the socket is dropped (a pending read then ends too).
+void relay_drop(RelaySide& s) {
+    s.write_ended = true;
+    boost::system::error_code ec;
+    s.impl.ws->next_layer().close(ec);
+}
+
+// The peer may read its next frame (the one it sent was written here, or dropped).
+void relay_resume_peer(RelaySide& s) {
+    RelaySide& p = *s.peer;
+    asio::post(p.impl.io, [&p] {
+        if (!p.read_ended) relay_read_next(p);
+    });
+}
+
+void relay_start_close(RelaySide& s) {
+    s.write_ended = true;
+    if (!s.impl.ws->is_open()) {
+        relay_check_done(s);
+        return;
+    }
+    s.close_pending = true;
+    s.close_timer.emplace(s.impl.io, s.close_wait);
+    s.close_timer->async_wait([&s](boost::system::error_code ec) {
+        if (ec) return;  // cancelled: the close completed
+        boost::system::error_code ignore;
+        s.impl.ws->next_layer().close(ignore);  // the peer does not answer: drop it
+    });
+    s.impl.ws->async_close(beast::websocket::close_code::normal, [&s](boost::system::error_code ec) {
+        s.close_pending = false;
+        if (s.close_timer) s.close_timer->cancel();
+        if (!relay_benign(ec) && !s.error) s.error = ec;
+        relay_check_done(s);
+    });
+}
+
+void relay_write_next(RelaySide& s) {
+    if (s.writing) return;
+    if (s.write_ended) {
+        if (!s.queue.empty()) {
+            s.queue.clear();
+            relay_resume_peer(s);
+        }
+        relay_check_done(s);
+        return;
+    }
+    if (s.queue.empty()) {
+        if (s.closing) relay_start_close(s);
+        return;
+    }
+    s.writing = true;
+    s.impl.ws->binary(s.queue.front().binary);
+    s.impl.ws->async_write(asio::buffer(s.queue.front().data), [&s](boost::system::error_code ec, size_t) {
+        s.writing = false;
+        s.queue.pop_front();
+        if (ec) {
+            if (!relay_benign(ec) && !s.error) s.error = ec;
+            relay_drop(s);
+        }
+        relay_resume_peer(s);
+        relay_write_next(s);
+        relay_check_done(s);
+    });
+}
+
+void relay_read_next(RelaySide& s) {
+    s.impl.buf.clear();
+    s.impl.ws->async_read(s.impl.buf, [&s](boost::system::error_code ec, size_t) {
+        if (ec) {
+            // A close (Beast answered it) or a broken connection: this side is over both ways.
+            s.read_ended = true;
+            if (!relay_benign(ec) && !s.error) s.error = ec;
+            if (ec == beast::websocket::error::closed) s.write_ended = true;
+            else if (!s.close_pending) relay_drop(s);
+            if (!s.writing) s.queue.clear();  // an in-flight write still uses its front
+            RelaySide& p = *s.peer;
+            asio::post(p.impl.io, [&p] {
+                p.closing = true;
+                relay_write_next(p);
+            });
+            relay_check_done(s);
+            return;
+        }
+        WsFrame f{s.impl.ws->got_binary(), beast::buffers_to_string(s.impl.buf.data())};
+        RelaySide& p = *s.peer;
+        asio::post(p.impl.io, [&p, f = std::move(f)]() mutable {
+            p.queue.push_back(std::move(f));
+            relay_write_next(p);
+        });
+    });
+}
+}  // namespace
+
+base::Result<void> WebSocketConn::relay(WebSocketConn& a, WebSocketConn& b, std::chrono::milliseconds close_wait) {
+    if (!a.impl_ || !b.impl_ || a.impl_->closed || b.impl_->closed)
+        return base::make_error(std::errc::not_connected, "websocket closed");
+    std::atomic<int> finished{0};
+    RelaySide sa{*a.impl_, close_wait}, sb{*b.impl_, close_wait};
+    sa.peer = &sb;
+    sb.peer = &sa;
+    sa.finished = sb.finished = &finished;
+    for (auto* s : {&sa, &sb}) s->impl.io.restart();
+    auto ga = asio::make_work_guard(sa.impl.io), gb = asio::make_work_guard(sb.impl.io);
+    asio::post(sa.impl.io, [&sa] { relay_read_next(sa); });
+    asio::post(sb.impl.io, [&sb] { relay_read_next(sb); });
+    std::thread other([&sa] { sa.impl.io.run(); });
+    sb.impl.io.run();
+    other.join();
+    // Both sides ended: drop the sockets and let what is still queued see it.
+    for (auto* s : {&sa, &sb}) {
+        boost::system::error_code ec;
+        if (s->close_timer) s->close_timer->cancel();
+        s->impl.ws->next_layer().close(ec);
+        s->impl.closed = true;
+    }
+    ga.reset();
+    gb.reset();
+    for (auto* s : {&sa, &sb}) {
+        s->impl.io.restart();
+        s->impl.io.poll();
+    }
+    for (auto* s : {&sa, &sb})
+        if (s->error) return std::unexpected(sys_error(s->error, "websocket relay"));
+    return {};
 }
 
 // ---- Client ----

@@ -73,6 +73,16 @@ public:
     base::Result<void> pump(int in_fd, int out_fd);
     void interrupt();
 
+    // Copy frames both ways between a and b, each whole and with its type (text, binary, the
+    // empty barrier), as LXD's client relays migration streams between two servers (copy
+    // --mode relay). One frame at a time per direction (a slow side holds the other back).
+    // When one side's stream ends (its close, or an error), the other gets a close once what
+    // it was sent is written (given up after close_wait); returns when both ended. Both
+    // connections are closed afterwards. An error is returned for a side that failed rather
+    // than closed.
+    static base::Result<void> relay(WebSocketConn& a, WebSocketConn& b,
+                                    std::chrono::milliseconds close_wait = std::chrono::seconds(5));
+
 private:
     std::unique_ptr<Impl> impl_;
 };
