@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,11 +40,27 @@ void add_storage_commands(CLI::App& app, Context& ctx, Action& chosen);   // sto
 void add_backup_commands(CLI::App& app, Context& ctx, Action& chosen);    // backup.cpp: export, import
 // migrate.cpp: copy/move between two servers (the copy and move verbs hand over when the
 // source and target name different remotes).
+// What a copy changes of the source's writable fields (lxc copy/move -c, -d, -p, --no-profiles,
+// -s, -e), as lxc applies them to the request it sends.
+struct CopyOverrides {
+    std::vector<std::string> config;    // -c key=value
+    std::vector<std::string> devices;   // -d device,key=value (a device of the profiles is copied in)
+    std::vector<std::string> profiles;  // -p (none given: the source's)
+    bool no_profiles = false;
+    std::string storage;                // -s: the root disk's pool
+    std::optional<bool> ephemeral;      // -e; nullopt: the source's (move)
+};
+// The new instance's config (the source's without volatile keys, but the base image), devices,
+// profiles, ephemeral and description, with the overrides applied. dst: the target server (its
+// profiles hold the devices that -d may name).
+base::Result<json> copy_fields(Context& dst, const json& inst, const CopyOverrides& o);
 struct RemoteCopyOptions {
     bool instance_only = false;
     bool move = false;     // delete the source once the target confirmed
     bool live = false;     // CRIU (refused with the reason where it cannot work)
     bool refresh = false;
+    std::string mode = "pull";  // pull | push | relay (LXD's transfer modes)
+    CopyOverrides over;
 };
 base::Result<bool> is_cross_remote(Context& ctx, const std::string& a, const std::string& b);
 base::Result<int> remote_copy(Context& ctx, const std::string& source, const std::string& target,

@@ -252,6 +252,16 @@ void add_delete(CLI::App& app, Context& ctx, Action& chosen) {
     });
 }
 
+// lxc's -c, -d, -p, --no-profiles of copy and move.
+void add_copy_override_options(CLI::App* sub, CopyOverrides& o, const std::string& what) {
+    sub->add_option("-c,--config", o.config, "Config key=value for " + what)->allow_extra_args(false);
+    sub->add_option("-d,--device", o.devices, "Device key=value for " + what + ": DEVICE,KEY=VALUE")
+        ->allow_extra_args(false);
+    sub->add_option("-p,--profile", o.profiles, "Profile for " + what + " (repeatable; default: the source's)")
+        ->allow_extra_args(false);
+    sub->add_flag("--no-profiles", o.no_profiles, "No profiles for " + what);
+}
+
 void add_move(CLI::App& app, Context& ctx, Action& chosen) {
     auto names = std::make_shared<std::pair<std::string, std::string>>();
     auto* sub = app.add_subcommand("move", "Rename an instance or a snapshot (local): move OLD NEW");
@@ -261,10 +271,16 @@ void add_move(CLI::App& app, Context& ctx, Action& chosen) {
     auto move_opts = std::make_shared<RemoteCopyOptions>();
     move_opts->move = true;
     auto pool = std::make_shared<std::string>();
+    auto stateless = std::make_shared<bool>(false);  // accepted as lxc's: stateless is all there is
     sub->add_flag("--instance-only", move_opts->instance_only, "Move without the snapshots (to another server)");
     sub->add_flag("--live", move_opts->live, "Live migration with CRIU (to another server)");
-    sub->add_option("-s,--storage", *pool, "Move the (stopped) instance into this storage pool");
-    on_run(sub, chosen, [&ctx, names, move_opts, pool]() -> base::Result<int> {
+    sub->add_flag("--stateless", *stateless, "Move a running instance stopped and started again (the default)");
+    sub->add_option("-s,--storage", *pool,
+                    "Move the (stopped) instance into this storage pool; to another server: its root disk's pool there");
+    add_copy_override_options(sub, move_opts->over, "the moved instance");
+    sub->add_option("--mode", move_opts->mode, "Transfer mode to another server: pull (default), push or relay")
+        ->check(CLI::IsMember({"pull", "push", "relay"}));
+    on_run(sub, chosen, [&ctx, names, move_opts, pool, stateless]() -> base::Result<int> {
         if (!pool->empty() && names->second.find(':') == std::string::npos) {
             // Into another pool of the same server (POST {pool}, LXD's instance_pool_move).
             LXM_TRY_VOID(ctx.take_remote(names->first));
@@ -278,7 +294,13 @@ void add_move(CLI::App& app, Context& ctx, Action& chosen) {
         if (names->second.empty()) return user_error("move needs a target name (or -s POOL)");
         // Between two servers: lxm/cli/migrate.cpp (copy, then delete the source once the target has it).
         LXM_TRY(bool cross, is_cross_remote(ctx, names->first, names->second));
-        if (cross) return remote_copy(ctx, names->first, names->second, *move_opts);
+        if (cross) {
+            move_opts->over.storage = *pool;
+            return remote_copy(ctx, names->first, names->second, *move_opts);
+        }
+        if (!move_opts->over.config.empty() || !move_opts->over.devices.empty() || !move_opts->over.profiles.empty() ||
+            move_opts->over.no_profiles)
+            return user_error("-c, -d, -p and --no-profiles apply to a move to another server (REMOTE:[NAME])");
         LXM_TRY_VOID(ctx.take_remote(names->first));
         LXM_TRY_VOID(ctx.take_remote(names->second));
         std::string target = names->second;
@@ -299,69 +321,46 @@ void add_move(CLI::App& app, Context& ctx, Action& chosen) {
 }
 
 struct CopyOpts {
-    std::string source, target, storage;
-    std::vector<std::string> config;
-    std::vector<std::string> profiles;
-    bool instance_only = false;
+    std::string source, target;
+    RemoteCopyOptions remote;
     bool ephemeral = false;
-    bool refresh = false;
+    bool stateless = false;  // accepted as lxc's: stateless is all there is
 };
 
 void add_copy(CLI::App& app, Context& ctx, Action& chosen) {
     auto o = std::make_shared<CopyOpts>();
-    auto* sub = app.add_subcommand("copy", "Copy an instance or a snapshot to a new instance (local)");
+    auto* sub = app.add_subcommand("copy", "Copy an instance or a snapshot to a new instance (local or to another server)");
     sub->alias("cp");
     sub->add_option("source", o->source, "Source instance (or NAME/SNAP), [REMOTE:]NAME")->required();
     sub->add_option("target", o->target, "New instance name, [REMOTE:]NAME (another server: a migration)")->required();
-    sub->add_option("-c,--config", o->config, "Config key=value for the copy")->allow_extra_args(false);
-    sub->add_option("-p,--profile", o->profiles, "Profile for the copy")->allow_extra_args(false);
-    sub->add_flag("--instance-only", o->instance_only, "Copy without the snapshots");
+    add_copy_override_options(sub, o->remote.over, "the copy");
+    sub->add_flag("--instance-only", o->remote.instance_only, "Copy without the snapshots");
     sub->add_flag("-e,--ephemeral", o->ephemeral, "Ephemeral copy");
-    sub->add_option("-s,--storage", o->storage, "Storage pool of the copy's root disk");
-    sub->add_flag("--refresh", o->refresh,
+    sub->add_option("-s,--storage", o->remote.over.storage, "Storage pool of the copy's root disk");
+    sub->add_flag("--refresh", o->remote.refresh,
                   "Another server's existing copy gets only the snapshots it lacks and the current root");
+    sub->add_option("--mode", o->remote.mode, "Transfer mode to another server: pull (default), push or relay")
+        ->check(CLI::IsMember({"pull", "push", "relay"}));
+    sub->add_flag("--stateless", o->stateless, "Copy a running instance's files only (the default)");
     on_run(sub, chosen, [&ctx, o]() -> base::Result<int> {
+        o->remote.over.ephemeral = o->ephemeral;  // as lxc copy: not ephemeral unless -e
         // Between two servers: lxm/cli/migrate.cpp.
         LXM_TRY(bool cross, is_cross_remote(ctx, o->source, o->target));
-        if (cross) {
-            RemoteCopyOptions ro;
-            ro.instance_only = o->instance_only;
-            ro.refresh = o->refresh;
-            return remote_copy(ctx, o->source, o->target, ro);
-        }
-        if (o->refresh) return user_error("--refresh works between two servers (REMOTE:NAME on both sides)");
+        if (cross) return remote_copy(ctx, o->source, o->target, o->remote);
+        if (o->remote.refresh) return user_error("--refresh works between two servers (REMOTE:NAME on both sides)");
         LXM_TRY_VOID(ctx.take_remote(o->source));
         LXM_TRY_VOID(ctx.take_remote(o->target));
         if (o->target.find('/') != std::string::npos) return user_error("the target must be an instance name");
-        // Like lxc: start from the source's own config and profiles, then apply overrides.
+        // Like lxc: the source's own config, devices and profiles with the overrides; the server
+        // adds the source's keys the request lacks.
         LXM_TRY(auto src, get_instance(ctx, o->source));
-        json config = src.value("config", json::object());
-        // Keys that belong to the source's identity are not copied (lxc drops volatile.*).
-        for (auto it = config.begin(); it != config.end();) {
-            if (it.key().starts_with("volatile.")) it = config.erase(it); else ++it;
-        }
-        LXM_TRY(auto extra, key_values(o->config));
-        for (auto& [k, v] : extra.items()) config[k] = v;
-        json devices = src.value("devices", json::object());
-        if (!o->storage.empty()) {
-            // As lxc -s: the copy's own root disk (the source's, or a new one) names the pool.
-            bool placed = false;
-            for (auto& [dn, d] : devices.items())
-                if (d.value("type", "") == "disk" && d.value("path", "") == "/") {
-                    d["pool"] = o->storage;
-                    placed = true;
-                }
-            if (!placed) devices["root"] = {{"type", "disk"}, {"path", "/"}, {"pool", o->storage}};
-        }
-        json body = {{"name", o->target},
-                     {"type", "container"},
-                     {"config", config},
-                     {"devices", devices},
-                     {"ephemeral", o->ephemeral},
-                     {"profiles", o->profiles.empty() ? src.value("profiles", json::array()) : json(o->profiles)},
-                     {"source",
-                      {{"type", "copy"}, {"source", o->source}, {"instance_only", o->instance_only},
-                       {"container_only", o->instance_only}}}};
+        LXM_TRY(json body, copy_fields(ctx, src, o->remote.over));
+        body["name"] = o->target;
+        body["type"] = "container";
+        body["source"] = {{"type", "copy"},
+                          {"source", o->source},
+                          {"instance_only", o->remote.instance_only},
+                          {"container_only", o->remote.instance_only}};
         LXM_TRY_VOID(ctx.run("POST", "/1.0/instances", body));
         return 0;
     });
