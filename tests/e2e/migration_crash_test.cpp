@@ -5,7 +5,8 @@
 //     was before the refresh (files, snapshot list, no "migration refresh" pool snapshot, no
 //     half-made snapshot) and the instance starts;
 //   - the source lxmd SIGKILLed while it sends: restarted, it drops its temporary pool snapshot
-//     ("migration <op>"); the instance is intact and starts; the target keeps nothing;
+//     ("migration <op>") and keeps the one of a backup; the instance is intact and starts; the
+//     target keeps nothing;
 //   - a start of the target instance during a refresh waits for the refresh to commit and then
 //     starts the refreshed instance;
 //   - a delete of the source during a send waits for the stream to end: the copy is complete.
@@ -233,6 +234,8 @@ TEST_F(MigrationCrash, KilledTargetMidRefreshIsPutBackAtRestart) {
 TEST_F(MigrationCrash, KilledSourceMidSendLeavesNoTemporarySnapshot) {
     std::string n = Lxmd::name("mcs");
     make_source(n, 300);
+    // A backup: its pool snapshot ("backup b0") is not temporary and must survive the restart.
+    ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/backups", json{{"name", "b0"}}), "");
     pid_t copier = lxm_background("copy h0:" + n + " h1:" + n);
     bool receiving = wait_receiving();
     // The source's temporary pool snapshot exists while it sends.
@@ -241,18 +244,24 @@ TEST_F(MigrationCrash, KilledSourceMidSendLeavesNoTemporarySnapshot) {
     bool ok = reap(copier);
     ASSERT_TRUE(receiving) << bg_out() << hosts_.log(1);
     EXPECT_FALSE(ok) << bg_out();
-    ASSERT_EQ(during.size(), 3u) << ::testing::PrintToString(during);
-    EXPECT_TRUE(during[0].starts_with("migration ")) << ::testing::PrintToString(during);
+    ASSERT_EQ(during.size(), 4u) << ::testing::PrintToString(during);
+    EXPECT_EQ(during[0], "backup b0");
+    const std::string temp = during[1];
+    EXPECT_TRUE(temp.starts_with("migration ")) << ::testing::PrintToString(during);
     ASSERT_EQ(pool_snapshots(0, n), during);  // a kill leaves it
 
-    // Restarted, the source drops it; the instance is as it was and starts.
+    // Restarted, the source drops it (not the backup's); the instance is as it was and starts.
     size_t from = log_size(0);
     restart(0);
     if (HasFatalFailure()) return;
     std::string log0 = hosts_.log(0).substr(from);
-    EXPECT_NE(log0.find("dropped the pool snapshot \"" + during[0] + "\""), std::string::npos) << log0;
-    EXPECT_EQ(pool_snapshots(0, n), (std::vector<std::string>{"s1", "s2"}));
+    EXPECT_NE(log0.find("dropped the pool snapshot \"" + temp + "\""), std::string::npos) << log0;
+    EXPECT_EQ(log0.find("dropped the pool snapshot \"backup b0\""), std::string::npos) << log0;
+    EXPECT_EQ(pool_snapshots(0, n), (std::vector<std::string>{"backup b0", "s1", "s2"}));
     EXPECT_EQ(snapshot_names(0, n), (std::vector<std::string>{"s1", "s2"}));
+    auto backups = c_[0]->get("/1.0/instances/" + n + "/backups");
+    ASSERT_TRUE(backups);
+    EXPECT_EQ(backups->size(), 1u) << backups->dump();
     ASSERT_EQ(change_state(*c_[0], n, "start"), "") << hosts_.log(0);
     EXPECT_EQ(exec_code(*c_[0], n, {"sh", "-c", "test \"$(cat /root/f)\" = three && test -s /root/big"}), 0);
     ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
