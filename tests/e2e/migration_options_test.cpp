@@ -1,0 +1,318 @@
+// The user's options on copies and moves between two lxmd hosts (tests/support/two_hosts.hpp),
+// through the real `lxm` CLI (remotes h0, h1) and the real LXD 5.0 client (remotes lxm0, lxm1):
+//   - lxm copy -c limits.memory=... -p default -p extra -d pd,user.k=v -s p2 -e: the target's
+//     instance has the override over the source's keys, the profiles asked for (extra exists
+//     only on the target), the device taken from the target's profile with the override, its
+//     root and snapshots in pool p2, and the memory limit applies when it runs;
+//   - the same through `lxc copy -c ... -p ... -s ...`;
+//   - an unknown profile or a bad key on the target in pull, push and relay mode: a clear error,
+//     nothing on the target (no instance, nothing in tmp/, no operation left running), the
+//     source as it was (no temporary pool snapshot);
+//   - lxm copy --mode push and --mode relay (relay also from the unix socket), lxm move --mode
+//     relay renaming on the way and lxm move --mode push back under the same name: working
+//     copies with their snapshots and files;
+//   - a snapshot copied to the other server as an instance of its own (lxm copy h0:c/s1 h1:x,
+//     lxc copy --mode relay lxm0:c/s2 lxm1:y): its files, no snapshots, the source unchanged.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "lxm/base/file.hpp"
+#include "tests/e2e/daemon_fixture.hpp"
+#include "tests/support/container_fixture.hpp"
+#include "tests/support/two_hosts.hpp"
+
+namespace lxm::test {
+namespace {
+
+class MigrationOptions : public ::testing::Test {
+protected:
+    void SetUp() override {
+        LXM_REQUIRE_ROOT();
+        std::string why;
+        if (cached_rootfs("busybox", &why).empty()) GTEST_SKIP() << "busybox rootfs unavailable: " << why;
+        if (::access(bin("lxm").c_str(), X_OK) != 0) GTEST_SKIP() << "no lxm binary at " << bin("lxm");
+        ASSERT_TRUE(hosts_.setup(&why)) << why;
+        hosts_.add_env("LXM_MIGRATION_TIMEOUT=8");
+        for (int i = 0; i < 2; ++i) {
+            ASSERT_TRUE(hosts_.start(i, &why)) << why;
+            auto c = client::Client::connect_unix(hosts_.host(i).socket());
+            ASSERT_TRUE(c) << c.error().message();
+            c_[i].emplace(std::move(*c));
+            CmdResult a = lxm("remote add h" + std::to_string(i) + " " + token(i) + " --accept-certificate");
+            ASSERT_EQ(a.code, 0) << a.out << hosts_.log(i);
+        }
+        // The target has a profile and a pool the source does not have.
+        auto p = c_[1]->post("/1.0/profiles", json{{"name", "extra"},
+                                                   {"config", {{"user.from-profile", "yes"}}},
+                                                   {"devices", {{"pd", {{"type", "none"}}}}}});
+        ASSERT_TRUE(p) << p.error().message();
+        ASSERT_EQ(async(1, "POST", "/1.0/storage-pools", json{{"name", "p2"}, {"driver", "dir"}}), "") << hosts_.log(1);
+    }
+
+    // A join token of host i (a new trust entry).
+    std::string token(int i) {
+        CmdResult t = lxm_on(i, "config trust add --name opttest" + std::to_string(++tokens_));
+        EXPECT_EQ(t.code, 0) << t.out;
+        std::string tok = t.out.substr(t.out.find_last_of('\n', t.out.size() - 2) + 1);
+        while (!tok.empty() && tok.back() == '\n') tok.pop_back();
+        return tok;
+    }
+    CmdResult lxm(const std::string& args) { return lxm_on(0, args); }
+    CmdResult lxm_on(int i, const std::string& args) {
+        return sh("LXM_DIR=" + hosts_.host(i).state + " LXM_CONF=" + conf_.path() + " timeout 300 " + bin("lxm") + " " +
+                  args);
+    }
+    CmdResult lxc(const std::string& args) {
+        return sh("env -u LXD_SOCKET -u LXD_DIR -u https_proxy -u HTTPS_PROXY -u http_proxy -u HTTP_PROXY NO_PROXY=" +
+                  hosts_.host(0).address + "," + hosts_.host(1).address + " HOME=" + conf_.path() + " LXD_CONF=" +
+                  conf_.path() + "/lxc timeout 300 lxc " + args);
+    }
+    std::string async(int i, const std::string& method, const std::string& path, const json& body = json::object()) {
+        auto& c = *c_[i];
+        base::Result<client::Response> r = method == "POST"  ? c.post(path, body)
+                                           : method == "PUT" ? c.put(path, body)
+                                                             : c.del(path);
+        if (!r) return apitypes::user_message(r.error());
+        if (r->operation.empty()) return {};
+        auto op = c.wait_success(r->operation);
+        if (!op) return apitypes::user_message(op.error());
+        return {};
+    }
+    std::vector<std::string> snapshot_names(int i, const std::string& n) {
+        std::vector<std::string> out;
+        auto r = c_[i]->get("/1.0/instances/" + n + "/snapshots?recursion=1");
+        if (r)
+            for (const auto& s : *r) out.push_back(s["name"].get<std::string>());
+        return out;
+    }
+    bool exists(int i, const std::string& n) { return bool(c_[i]->get("/1.0/instances/" + n)); }
+    std::string pool(int i, const std::string& p = "default") { return hosts_.host(i).state + "/storage-pools/" + p; }
+    // Operations still running on host i (-1: it does not answer), waited for up to `secs` to end.
+    int running_after_settling(int i, int secs = 10) {
+        int n = -1;
+        for (int k = 0; k < secs * 10; ++k) {
+            auto r = c_[i]->get("/1.0/operations?recursion=1");
+            if (!r) return -1;
+            n = r->contains("running") ? static_cast<int>((*r)["running"].size()) : 0;
+            if (n == 0) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return n;
+    }
+
+    // A stopped busybox on host 0: /root/f = one (s1), two (s2), three (now); user.note=hello.
+    void make_source(const std::string& n) {
+        ASSERT_EQ(launch(*c_[0], n, true), "");
+        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo one > /root/f"}), 0);
+        ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s1"}}), "");
+        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo two > /root/f"}), 0);
+        ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s2"}}), "");
+        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo three > /root/f"}), 0);
+        ASSERT_TRUE(c_[0]->patch("/1.0/instances/" + n, json{{"config", {{"user.note", "hello"}}}}));
+        ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
+    }
+    // The source as make_source left it: both snapshots, no temporary pool snapshot, stopped.
+    void expect_source_intact(const std::string& n) {
+        ASSERT_TRUE(exists(0, n));
+        EXPECT_EQ(snapshot_names(0, n), (std::vector<std::string>{"s1", "s2"}));
+        EXPECT_EQ(entries(pool(0) + "/containers/" + n + "/snapshots"), (std::vector<std::string>{"s1", "s2"}));
+        auto inst = c_[0]->get("/1.0/instances/" + n);
+        ASSERT_TRUE(inst);
+        EXPECT_EQ((*inst)["status"], "Stopped");
+    }
+    // Nothing of `n` on the target, and no migration left behind on either side (a source
+    // offer that no client cancels ends by itself when nobody connects within 60 s).
+    void expect_nothing_on_target(const std::string& n, int source_secs = 10) {
+        EXPECT_FALSE(exists(1, n));
+        EXPECT_FALSE(base::path_exists(pool(1) + "/containers/" + n));
+        EXPECT_FALSE(base::path_exists(pool(1, "p2") + "/containers/" + n));
+        EXPECT_EQ(entries(pool(1) + "/tmp"), std::vector<std::string>{});
+        EXPECT_EQ(running_after_settling(0, source_secs), 0) << hosts_.log(0);
+        EXPECT_EQ(running_after_settling(1), 0) << hosts_.log(1);
+    }
+    // A copy on host 1 that has s1, s2 and boots with /root/f = three.
+    void expect_working_copy(const std::string& c) {
+        EXPECT_EQ(snapshot_names(1, c), (std::vector<std::string>{"s1", "s2"})) << c;
+        ASSERT_EQ(change_state(*c_[1], c, "start"), "") << c << hosts_.log(1);
+        EXPECT_EQ(exec_code(*c_[1], c, {"sh", "-c", "test \"$(cat /root/f)\" = three"}), 0) << c;
+        ASSERT_EQ(change_state(*c_[1], c, "stop", true), "");
+    }
+
+    TwoHosts hosts_;
+    TempDir conf_{"migopts"};
+    std::optional<client::Client> c_[2];
+    int tokens_ = 0;
+};
+
+TEST_F(MigrationOptions, LxmCopyAppliesConfigProfilesDevicesAndPool) {
+    std::string n = Lxmd::name("mo");
+    make_source(n);
+    const std::string c = n + "-c";
+    CmdResult r = lxm("copy h0:" + n + " h1:" + c +
+                      " -c limits.memory=96MiB -c user.extra=1 -p default -p extra -d pd,user.k=v -s p2 -e");
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    auto inst = c_[1]->get("/1.0/instances/" + c);
+    ASSERT_TRUE(inst);
+    const json& cfg = (*inst)["config"];
+    EXPECT_EQ(cfg.value("limits.memory", ""), "96MiB") << inst->dump();
+    EXPECT_EQ(cfg.value("user.extra", ""), "1");
+    EXPECT_EQ(cfg.value("user.note", ""), "hello");  // the source's own keys stay
+    EXPECT_EQ((*inst)["profiles"], json({"default", "extra"}));
+    EXPECT_EQ((*inst)["expanded_config"].value("user.from-profile", ""), "yes");
+    EXPECT_EQ((*inst)["devices"]["pd"], (json{{"type", "none"}, {"user.k", "v"}}));
+    EXPECT_EQ((*inst)["devices"]["root"]["pool"], "p2");
+    EXPECT_EQ((*inst)["expanded_devices"]["root"]["pool"], "p2");
+    EXPECT_TRUE((*inst)["ephemeral"].get<bool>());
+    // The trees are in p2, the snapshots too; nothing in the default pool.
+    EXPECT_EQ(entries(pool(1, "p2") + "/containers/" + c + "/snapshots"), (std::vector<std::string>{"s1", "s2"}));
+    EXPECT_FALSE(base::path_exists(pool(1) + "/containers/" + c));
+    EXPECT_EQ(snapshot_names(1, c), (std::vector<std::string>{"s1", "s2"}));
+    // The snapshots keep the source's config (no override).
+    auto s1 = c_[1]->get("/1.0/instances/" + c + "/snapshots/s1");
+    ASSERT_TRUE(s1);
+    EXPECT_EQ((*s1)["config"].value("limits.memory", ""), "") << s1->dump();
+    // It runs with the limit.
+    ASSERT_EQ(change_state(*c_[1], c, "start"), "") << hosts_.log(1);
+    EXPECT_EQ(exec_code(*c_[1], c, {"sh", "-c", "test \"$(cat /root/f)\" = three"}), 0);
+    // 96 MiB in the container's memory cgroup (v1 or v2, as the host has it).
+    EXPECT_EQ(exec_code(*c_[1], c,
+                        {"sh", "-c",
+                         "for f in /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max; do "
+                         "[ -r $f ] && { test \"$(cat $f)\" = 100663296; exit $?; }; done; exit 1"}),
+              0);
+    ASSERT_EQ(change_state(*c_[1], c, "stop", true), "");
+    EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + c), "");
+    expect_source_intact(n);
+
+    // A pool the target does not have: refused by the client, nothing started.
+    r = lxm("copy h0:" + n + " h1:" + c + " -s nosuchpool");
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.out.find("Storage pool \"nosuchpool\" not found on the target"), std::string::npos) << r.out;
+    expect_nothing_on_target(c);
+    EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n), "");
+}
+
+TEST_F(MigrationOptions, LxcCopyAppliesConfigProfilesAndPool) {
+    if (sh("command -v lxc").code != 0) GTEST_SKIP() << "lxc (package lxd-client) is not installed";
+    for (int i = 0; i < 2; ++i) {
+        CmdResult a = lxc("remote add lxm" + std::to_string(i) + " " + token(i));
+        ASSERT_EQ(a.code, 0) << a.out << hosts_.log(i);
+    }
+    std::string n = Lxmd::name("mol");
+    make_source(n);
+    const std::string c = n + "-l";
+    CmdResult r = lxc("copy lxm0:" + n + " lxm1:" + c + " -c limits.memory=80MiB -p default -p extra -s p2");
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    auto inst = c_[1]->get("/1.0/instances/" + c);
+    ASSERT_TRUE(inst);
+    EXPECT_EQ((*inst)["config"].value("limits.memory", ""), "80MiB") << inst->dump();
+    EXPECT_EQ((*inst)["config"].value("user.note", ""), "hello");
+    EXPECT_EQ((*inst)["profiles"], json({"default", "extra"}));
+    EXPECT_EQ((*inst)["expanded_devices"]["root"]["pool"], "p2");
+    EXPECT_FALSE((*inst)["ephemeral"].get<bool>());
+    EXPECT_EQ(entries(pool(1, "p2") + "/containers/" + c + "/snapshots"), (std::vector<std::string>{"s1", "s2"}));
+    r = lxc("config get lxm1:" + c + " limits.memory");
+    EXPECT_EQ(r.out, "80MiB\n") << r.out;
+    expect_working_copy(c);
+
+    // lxc copy of a snapshot to the other server (relay: lxc connects to both operations).
+    r = lxc("copy --mode relay lxm0:" + n + "/s2 lxm1:" + n + "-ls");
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    EXPECT_EQ(snapshot_names(1, n + "-ls"), std::vector<std::string>{});
+    ASSERT_EQ(change_state(*c_[1], n + "-ls", "start"), "") << hosts_.log(1);
+    EXPECT_EQ(exec_code(*c_[1], n + "-ls", {"sh", "-c", "test \"$(cat /root/f)\" = two"}), 0);
+    ASSERT_EQ(change_state(*c_[1], n + "-ls", "stop", true), "");
+    EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + n + "-ls"), "");
+
+    // An unknown profile: lxc shows the target's error; nothing is made or left.
+    r = lxc("copy lxm0:" + n + " lxm1:" + n + "-x -p nosuch");
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.out.find("Profile \"nosuch\" not found"), std::string::npos) << r.out;
+    expect_nothing_on_target(n + "-x", 75);
+    expect_source_intact(n);
+    EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + c), "");
+    EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n), "");
+}
+
+TEST_F(MigrationOptions, RefusedRequestLeavesNothingInEveryMode) {
+    std::string n = Lxmd::name("mou");
+    make_source(n);
+    const std::string c = n + "-u";
+    for (const char* mode : {"pull", "push", "relay"}) {
+        CmdResult r = lxm(std::string("copy --mode ") + mode + " h0:" + n + " h1:" + c + " -p default -p nosuch");
+        EXPECT_NE(r.code, 0) << mode;
+        EXPECT_NE(r.out.find("Profile \"nosuch\" not found"), std::string::npos) << mode << ": " << r.out;
+        expect_nothing_on_target(c);
+        expect_source_intact(n);
+        r = lxm(std::string("move --mode ") + mode + " h0:" + n + " h1:" + c + " -c nosuch.key=1");
+        EXPECT_NE(r.code, 0) << mode;
+        EXPECT_NE(r.out.find("Unknown config key \"nosuch.key\""), std::string::npos) << mode << ": " << r.out;
+        expect_nothing_on_target(c);
+        expect_source_intact(n);
+    }
+    // A device override naming no device of the instance or of the target's profiles.
+    CmdResult r = lxm("copy h0:" + n + " h1:" + c + " -d nodev,k=v");
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.out.find("Cannot override config for device \"nodev\""), std::string::npos) << r.out;
+    expect_nothing_on_target(c);
+    EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n), "");
+}
+
+TEST_F(MigrationOptions, PushAndRelayModesAndMovesWithRename) {
+    std::string n = Lxmd::name("mom");
+    make_source(n);
+    // push: the target offers the websockets, the source dials them.
+    CmdResult r = lxm("copy --mode push h0:" + n + " h1:" + n + "-push");
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    expect_working_copy(n + "-push");
+    // relay: this client copies the frames; the source is reached over its unix socket.
+    r = lxm("copy --mode relay " + n + " h1:" + n + "-relay --stateless");
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    expect_working_copy(n + "-relay");
+    EXPECT_EQ(entries(pool(1) + "/tmp"), std::vector<std::string>{});
+    expect_source_intact(n);
+    EXPECT_EQ(running_after_settling(0), 0);
+    EXPECT_EQ(running_after_settling(1), 0);
+
+    // A snapshot becomes an instance of its own on the other server (alone, with its files).
+    r = lxm("copy h0:" + n + "/s1 h1:" + n + "-snap -c user.s=1");
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    EXPECT_EQ(snapshot_names(1, n + "-snap"), std::vector<std::string>{});
+    auto si = c_[1]->get("/1.0/instances/" + n + "-snap");
+    ASSERT_TRUE(si);
+    EXPECT_EQ((*si)["config"].value("user.s", ""), "1");
+    ASSERT_EQ(change_state(*c_[1], n + "-snap", "start"), "") << hosts_.log(1);
+    EXPECT_EQ(exec_code(*c_[1], n + "-snap", {"sh", "-c", "test \"$(cat /root/f)\" = one"}), 0);
+    ASSERT_EQ(change_state(*c_[1], n + "-snap", "stop", true), "");
+    EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + n + "-snap"), "");
+    expect_source_intact(n);
+
+    // move renaming on the way (relay), then back under the same name (push).
+    const std::string m = n + "-moved";
+    r = lxm("move --mode relay h0:" + n + " h1:" + m);
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    EXPECT_FALSE(exists(0, n));
+    EXPECT_FALSE(base::path_exists(pool(0) + "/containers/" + n));
+    ASSERT_TRUE(exists(1, m));
+    expect_working_copy(m);
+    r = lxm("move --mode push h1:" + m + " h0:");
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(0) << hosts_.log(1);
+    EXPECT_FALSE(exists(1, m));
+    ASSERT_TRUE(exists(0, m));
+    EXPECT_EQ(snapshot_names(0, m), (std::vector<std::string>{"s1", "s2"}));
+    auto inst = c_[0]->get("/1.0/instances/" + m);
+    ASSERT_TRUE(inst);
+    EXPECT_EQ((*inst)["config"].value("user.note", ""), "hello");
+    ASSERT_EQ(change_state(*c_[0], m, "start"), "") << hosts_.log(0);
+    EXPECT_EQ(exec_code(*c_[0], m, {"sh", "-c", "test \"$(cat /root/f)\" = three"}), 0);
+    ASSERT_EQ(change_state(*c_[0], m, "stop", true), "");
+    EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + m), "");
+    for (const std::string& x : {n + "-push", n + "-relay"}) EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + x), "");
+}
+
+}  // namespace
+}  // namespace lxm::test
