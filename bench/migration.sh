@@ -206,10 +206,14 @@ timed_copy() {
   COPY_T0=$((t0 / 1000)) COPY_T1=$((t1 / 1000))
   log "$label: $(us_to_ms $((t1 - t0))) ms, $(mbps $BYTES "$(us_to_ms $((t1 - t0)))") MB/s"
 }
-# lxm_phases LABEL: the phases of the copy just made between h0 and h1, from the lxmd logs:
-# setup (client start to the first byte sent: operations, websockets, pool snapshot), stream (the
-# source's "sent ... in S s"), tail (the target's "received" line to the client's return: the
-# instance created from the unpacked tree, the confirmation).
+# lxm_phases LABEL: the phases of the copy just made between h0 and h1, from the lxmd logs, which
+# add up to the wall time: setup (client start to the source's first byte: operations, websockets
+# and the source's pool snapshot, a copy of the upper dir on the overlay pool), stream (that first
+# byte to the target's "received" line: walk, zstd, TLS, unpack and writes on the target), tail
+# (that line to the client's return: the instance created from the unpacked tree, the
+# confirmation). Also kept: the source's "sent ... in S s" (its stream plus dropping the pool
+# snapshot, which it logs after) and the target's "received ... in R s" (counted from the source's
+# offer, so including the source's snapshot).
 lxm_phases() {
   local label=$1 sline rline s_end r_end s_secs r_secs
   sline=$(tail -c +$((LOG0_OFF + 1)) "$BENCH_WORK/lxmd0.log" | grep "migration of $C: sent" | tail -n 1 || true)
@@ -221,6 +225,7 @@ lxm_phases() {
   record "$label" setup "$(awk -v e="$s_end" -v s="$s_secs" -v t="$COPY_T0" 'BEGIN { printf "%.0f", e - s * 1000 - t }')"
   record "$label" sent "$(awk -v s="$s_secs" 'BEGIN { printf "%.0f", s * 1000 }')"
   record "$label" received "$(awk -v s="$r_secs" 'BEGIN { printf "%.0f", s * 1000 }')"
+  record "$label" stream "$(awk -v e="$r_end" -v s_end="$s_end" -v s="$s_secs" 'BEGIN { printf "%.0f", e - (s_end - s * 1000) }')"
   record "$label" tail "$((COPY_T1 - r_end))"
   WIRE_BYTES=$(sed -E 's/.* as ([0-9]+) bytes in.*/\1/' <<<"$sline")
   FILE_BYTES=$(sed -E 's/.* snapshots, ([0-9]+) bytes of files.*/\1/' <<<"$sline")
@@ -290,8 +295,8 @@ sleep 1
 SCONN=$(nsenter --net=/run/netns/"${NS[0]}" openssl s_time -connect "${ADDR[1]}:9444" -new -time 3 2>/dev/null |
   awk '/connections\/user sec/ {sub(/s;$/, "", $4); print $1 " connections in " $4 " s of CPU"; exit}' || true)
 kill "$SSERVER" 2>/dev/null || true
-# The last column: 16 KiB blocks, in 1000s of bytes per second.
-AES=$(openssl speed -elapsed -seconds 2 -evp aes-256-gcm 2>/dev/null |
+# 16 KiB blocks only; the column is in 1000s of bytes per second.
+AES=$(openssl speed -elapsed -seconds 2 -bytes 16384 -evp aes-256-gcm 2>/dev/null |
   awk '/^AES-256-GCM/ {v = $NF; sub(/k$/, "", v); printf "%.0f MB/s", v * 1000 / 1048576; exit}')
 log "openssl s_time: ${SCONN:-n/a}; openssl speed aes-256-gcm 16 KiB blocks: ${AES:-n/a}"
 
@@ -335,8 +340,8 @@ copy_row() {  # label text
 }
 phase_row() {  # label text
   [ -n "$(median_of "$1" sent)" ] || return 0
-  printf '| %s | %s | %s | %s | %s |\n' "$2" "$(s1 "$(median_of "$1" setup)")" "$(s1 "$(median_of "$1" sent)")" \
-    "$(s1 "$(median_of "$1" received)")" "$(s1 "$(median_of "$1" tail)")"
+  printf '| %s | %s | %s | %s | %s |\n' "$2" "$(s1 "$(median_of "$1" setup)")" "$(s1 "$(median_of "$1" stream)")" \
+    "$(s1 "$(median_of "$1" tail)")" "$(s1 "$(median_of "$1" sent)")"
 }
 # shellcheck disable=SC2016  # markdown labels with backquotes
 {
@@ -356,12 +361,13 @@ phase_row() {  # label text
   echo "| \`openssl s_time -new\` into the target namespace, 3 s | ${SCONN:-n/a} | | | | |"
   echo "| \`openssl speed -evp aes-256-gcm\`, 16 KiB blocks | | ${AES:-n/a} | | | |"
   echo
-  echo "lxm copy phases (lxmd logs): setup = client start to the source's first byte (operations, websockets, pool"
-  echo "snapshot); sent = the source's stream (walk, zstd, TLS); received = the target's stream (TLS, unpack, writes);"
-  echo "tail = the target's end of stream to the client's return (instance created from the unpacked tree). Wire"
-  echo "bytes: ${WIRE_BYTES:-n/a} for ${FILE_BYTES:-n/a} bytes of files."
+  echo "lxm copy phases (lxmd logs; setup + stream + tail = the copy's time): setup = client start to the source's"
+  echo "first byte (operations, websockets, the source's pool snapshot); stream = to the target's end of unpacking (walk,"
+  echo "zstd, TLS, unpack, writes); tail = to the client's return (instance created from the unpacked tree). The source's"
+  echo "own \"sent ... in S s\" also counts dropping its pool snapshot. Wire bytes: ${WIRE_BYTES:-n/a} for ${FILE_BYTES:-n/a}"
+  echo "bytes of files."
   echo
-  echo "| phase | setup | sent | received | tail |"
+  echo "| phase | setup | stream | tail | source's \"sent in\" |"
   echo "|---|---:|---:|---:|---:|"
   phase_row lxm-copy '`lxm copy`'
   phase_row lxm-copy-push '`lxm copy --mode push`'
