@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
@@ -112,6 +114,174 @@ inline std::optional<Response> body_read_error(boost::system::error_code ec, siz
     if (ec == http::error::body_limit)
         return Response::error(413, "request body too large (limit " + std::to_string(limit) + " bytes)");
     return Response::error(400, "request body: " + ec.message());
+}
+
+// How reading a request body in pieces ended.
+struct BodyPieces {
+    std::optional<Response> error;  // the answer to a body that could not be read
+    bool complete = false;          // every byte of the body was read and handed over
+    bool stopped = false;           // the consumer refused a piece (its own error is the answer)
+};
+
+// Reads a request body after its header into `piece` and hands each full piece, and the
+// last, to `put` (a coroutine taking the bytes, false to stop). A body with a Content-Length
+// is read straight from the stream: as much per read as the socket holds (Beast's parser
+// reads at most 64 KiB at a time and copies each read once more into the body buffer); a
+// chunked body goes through Beast's parser. The caller checked the length against the limit.
+template <class Stream, class Put>
+asio::awaitable<BodyPieces> read_body_pieces(Stream& stream, beast::flat_buffer& buffer,
+                                             http::request_parser<http::string_body>& parser, size_t limit,
+                                             std::chrono::seconds timeout, std::vector<char>& piece, Put& put) {
+    BodyPieces out;
+    size_t filled = 0;
+    if (auto len = parser.content_length(); len && !parser.chunked()) {
+        uint64_t left = *len;
+        // Body bytes that arrived with the header, then the stream itself.
+        while (left > 0) {
+            size_t room = static_cast<size_t>(std::min<uint64_t>(left, piece.size() - filled));
+            size_t n = 0;
+            if (buffer.size() > 0) {
+                n = asio::buffer_copy(asio::buffer(piece.data() + filled, room), buffer.data());
+                buffer.consume(n);
+            } else {
+                beast::get_lowest_layer(stream).expires_after(timeout);
+                auto [ec, got] = co_await stream.async_read_some(asio::buffer(piece.data() + filled, room),
+                                                                 asio::as_tuple(asio::use_awaitable));
+                if (ec) {
+                    // A peer that closes early has sent an incomplete message.
+                    out.error = body_read_error(ec == asio::error::eof ? http::error::partial_message : ec, limit);
+                    co_return out;
+                }
+                n = got;
+            }
+            filled += n;
+            left -= n;
+            if (filled == piece.size() || (left == 0 && filled > 0)) {
+                bool more = co_await put(std::string_view(piece.data(), filled));
+                filled = 0;
+                if (!more) {
+                    out.stopped = true;
+                    co_return out;
+                }
+            }
+        }
+        out.complete = true;
+        co_return out;
+    }
+    http::request_parser<http::buffer_body> bp{std::move(parser)};
+    bp.body_limit(limit);
+    while (!bp.is_done()) {
+        bp.get().body().data = piece.data() + filled;
+        bp.get().body().size = piece.size() - filled;
+        beast::get_lowest_layer(stream).expires_after(timeout);
+        auto [ec, n] = co_await http::async_read_some(stream, buffer, bp, asio::as_tuple(asio::use_awaitable));
+        (void)n;
+        if (auto err = body_read_error(ec, limit)) {
+            out.error = std::move(err);
+            co_return out;
+        }
+        filled = piece.size() - bp.get().body().size;
+        if (filled == piece.size() || (bp.is_done() && filled > 0)) {
+            bool more = co_await put(std::string_view(piece.data(), filled));
+            filled = 0;
+            if (!more) {
+                out.stopped = true;
+                co_return out;
+            }
+        }
+    }
+    out.complete = true;
+    co_return out;
+}
+
+// Runs fn() (returning T) on the blocking executor and resumes the awaiting coroutine on
+// its own executor with the result.
+template <typename T, typename Fn>
+asio::awaitable<T> on_blocking(Executors& ex, Fn fn) {
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(T)>(
+        [&ex, fn = std::move(fn)](auto handler) mutable {
+            using H = decltype(handler);
+            struct Shared {
+                H handler;
+                asio::executor_work_guard<asio::associated_executor_t<H>> work;
+                explicit Shared(H&& h)
+                    : handler(std::move(h)), work(asio::make_work_guard(asio::get_associated_executor(handler))) {}
+            };
+            auto sh = std::make_shared<Shared>(std::move(handler));
+            ex.post_blocking([sh, fn = std::move(fn)]() mutable {
+                T r = fn();
+                auto e = sh->work.get_executor();
+                asio::post(e, [sh, r = std::move(r)]() mutable {
+                    std::move(sh->handler)(std::move(r));
+                    sh->work.reset();
+                });
+            });
+        },
+        asio::use_awaitable);
+}
+
+// A body of known length on a plain socket, moved into a pipe by splice(2) on a blocking
+// thread: no copy through user space and one wake-up per splice, not per 64 KiB read of
+// an Asio/Beast operation (whose bookkeeping cost more CPU than the bytes themselves).
+// (Plain server sockets are unix sockets, which splice since Linux 4.2.)
+template <class Stream>
+asio::awaitable<BodyPieces> splice_body(Stream& stream, beast::flat_buffer& buffer, uint64_t length, size_t limit,
+                                        SessionHub& hub, asio::posix::stream_descriptor& pipe) {
+    BodyPieces out;
+    // Body bytes that arrived with the header go first.
+    if (size_t n = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length)); n > 0) {
+        auto [wec, wn] = co_await asio::async_write(pipe, beast::buffers_prefix(n, buffer.data()),
+                                                    asio::as_tuple(asio::use_awaitable));
+        (void)wn;
+        buffer.consume(n);
+        length -= n;
+        if (wec) {
+            out.stopped = true;
+            co_return out;
+        }
+    }
+    enum class End { done, peer_closed, timeout, reader_gone, failed };
+    struct Moved {
+        End end = End::done;
+        int err = 0;
+    };
+    const int sock = beast::get_lowest_layer(stream).socket().native_handle();
+    const int pfd = pipe.native_handle();
+    const int timeout_ms = static_cast<int>(std::chrono::milliseconds(hub.opts.body_timeout).count());
+    // Both fds are non-blocking (Asio's): wait with poll for room in the pipe, then for data.
+    Moved m = co_await on_blocking<Moved>(hub.ex, [sock, pfd, length, timeout_ms]() -> Moved {
+        uint64_t left = length;
+        while (left > 0) {
+            ssize_t n = ::splice(sock, nullptr, pfd, nullptr, static_cast<size_t>(std::min<uint64_t>(left, 1 << 20)),
+                                 SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (n > 0) {
+                left -= static_cast<uint64_t>(n);
+                continue;
+            }
+            if (n == 0) return {End::peer_closed, 0};
+            if (errno == EINTR) continue;
+            if (errno == EPIPE) return {End::reader_gone, 0};
+            if (errno != EAGAIN) return {End::failed, errno};
+            pollfd room{pfd, POLLOUT, 0};
+            int r = ::poll(&room, 1, timeout_ms);
+            if (r == 0) return {End::timeout, 0};
+            if (r > 0 && (room.revents & POLLERR)) return {End::reader_gone, 0};
+            pollfd data{sock, POLLIN, 0};
+            r = ::poll(&data, 1, timeout_ms);
+            if (r == 0) return {End::timeout, 0};
+        }
+        return {End::done, 0};
+    });
+    switch (m.end) {
+    case End::done: out.complete = true; break;
+    case End::reader_gone: out.stopped = true; break;
+    case End::peer_closed: out.error = body_read_error(http::error::partial_message, limit); break;
+    case End::timeout: out.error = body_read_error(beast::error::timeout, limit); break;
+    case End::failed:
+        out.error = body_read_error(boost::system::error_code(m.err, boost::system::system_category()), limit);
+        break;
+    }
+    co_return out;
 }
 
 inline std::string lower(std::string_view s) {
@@ -325,41 +495,30 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
                     int pfd = sink->fd.release();
                     ::fcntl(pfd, F_SETFL, ::fcntl(pfd, F_GETFL) | O_NONBLOCK);
                     asio::posix::stream_descriptor pipe(co_await asio::this_coro::executor, pfd);
-                    http::request_parser<http::buffer_body> bp{std::move(parser)};
-                    bp.body_limit(limit);
-                    // The body is gathered into 1 MiB pieces before each write: the reader wakes
-                    // once per piece, not once per socket read (at most 64 KiB).
-                    std::vector<char> chunk(1 << 20);
-                    size_t filled = 0;
-                    bool failed = false, reader_gone = false;
-                    while (!bp.is_done()) {
-                        bp.get().body().data = chunk.data() + filled;
-                        bp.get().body().size = chunk.size() - filled;
-                        beast::get_lowest_layer(stream).expires_after(hub->opts.body_timeout);
-                        auto [bec, bn] =
-                            co_await http::async_read_some(stream, buffer, bp, asio::as_tuple(asio::use_awaitable));
-                        (void)bn;
-                        if (auto err = body_read_error(bec, limit)) {
-                            resp = std::move(*err);
-                            failed = true;
-                            break;
-                        }
-                        filled = chunk.size() - bp.get().body().size;
-                        if (filled == chunk.size() || (bp.is_done() && filled > 0)) {
-                            auto [wec, wn] = co_await asio::async_write(pipe, asio::buffer(chunk.data(), filled),
-                                                                        asio::as_tuple(asio::use_awaitable));
-                            (void)wn;
-                            filled = 0;
-                            if (wec) {  // the reader stopped: its error is the answer
-                                reader_gone = true;
-                                break;
-                            }
-                        }
+                    auto put = [&pipe](std::string_view data) -> asio::awaitable<bool> {
+                        auto [wec, wn] = co_await asio::async_write(pipe, asio::buffer(data.data(), data.size()),
+                                                                    asio::as_tuple(asio::use_awaitable));
+                        (void)wn;
+                        co_return !wec;  // an error: the reader stopped, and its error is the answer
+                    };
+                    constexpr bool plain =
+                        std::is_same_v<Stream, std::remove_cvref_t<decltype(beast::get_lowest_layer(stream))>>;
+                    auto len = parser.content_length();
+                    BodyPieces got;
+                    if (plain && len && !parser.chunked()) {
+                        got = co_await splice_body(stream, buffer, *len, limit, *hub, pipe);
+                    } else {
+                        // 1 MiB pieces (the pipe's size): the reader wakes once per piece, not per socket read.
+                        std::vector<char> chunk(1 << 20);
+                        got = co_await read_body_pieces(stream, buffer, parser, limit, hub->opts.body_timeout, chunk,
+                                                        put);
                     }
+                    const bool failed = got.error.has_value();
+                    if (failed) resp = std::move(*got.error);
                     boost::system::error_code cec;
                     pipe.close(cec);  // the end of the body for the reader
-                    body_complete = bp.is_done();
-                    req.body_complete = body_complete && !failed && !reader_gone;
+                    body_complete = got.complete;
+                    req.body_complete = got.complete;
                     if (failed) {
                         route = nullptr;
                         keep_alive = false;
@@ -378,31 +537,20 @@ asio::awaitable<void> run_session(std::shared_ptr<SessionHub> hub, Stream stream
                 } else {
                     base::UniqueFd out(fd);
                     req.body_file = name.data();
-                    http::request_parser<http::buffer_body> bp{std::move(parser)};
-                    bp.body_limit(limit);
                     std::vector<char> chunk(1 << 20);
-                    bool failed = false;
-                    while (!bp.is_done()) {
-                        bp.get().body().data = chunk.data();
-                        bp.get().body().size = chunk.size();
-                        beast::get_lowest_layer(stream).expires_after(hub->opts.body_timeout);
-                        auto [bec, bn] =
-                            co_await http::async_read_some(stream, buffer, bp, asio::as_tuple(asio::use_awaitable));
-                        (void)bn;
-                        if (auto err = body_read_error(bec, limit)) {
-                            resp = std::move(*err);
-                            failed = true;
-                            break;
-                        }
-                        size_t got = chunk.size() - bp.get().body().size;
-                        if (got && !base::write_all(fd, std::string_view(chunk.data(), got))) {
-                            resp = Response::error(500, "cannot store the request body: " +
-                                                            std::string(std::strerror(errno)));
-                            failed = true;
-                            break;
-                        }
-                    }
-                    body_complete = bp.is_done();
+                    std::optional<Response> write_error;
+                    auto put = [&](std::string_view data) -> asio::awaitable<bool> {
+                        if (base::write_all(fd, data)) co_return true;
+                        write_error = Response::error(500, "cannot store the request body: " +
+                                                               std::string(std::strerror(errno)));
+                        co_return false;
+                    };
+                    BodyPieces got = co_await read_body_pieces(stream, buffer, parser, limit, hub->opts.body_timeout,
+                                                               chunk, put);
+                    const bool failed = !got.complete;
+                    if (got.error) resp = std::move(*got.error);
+                    else if (write_error) resp = std::move(*write_error);
+                    body_complete = got.complete;
                     if (failed) {
                         ::unlink(req.body_file.c_str());
                         req.body_file.clear();
