@@ -12,12 +12,18 @@
 //     relay renaming on the way and lxm move --mode push back under the same name: working
 //     copies with their snapshots and files;
 //   - a snapshot copied to the other server as an instance of its own (lxm copy h0:c/s1 h1:x,
-//     lxc copy --mode relay lxm0:c/s2 lxm1:y): its files, no snapshots, the source unchanged.
+//     lxc copy --mode relay lxm0:c/s2 lxm1:y): its files, no snapshots, the source unchanged;
+//   - the target lxmd SIGKILLed halfway through lxm move --mode relay: the client's relay ends,
+//     the move fails, the source is intact and starts, the restarted target has nothing.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "lxm/base/file.hpp"
@@ -104,14 +110,18 @@ protected:
         return n;
     }
 
-    // A stopped busybox on host 0: /root/f = one (s1), two (s2), three (now); user.note=hello.
-    void make_source(const std::string& n) {
+    // A stopped busybox on host 0: /root/f = one (s1), two (s2), three (now); user.note=hello;
+    // extra_mb of random data in /root/big.
+    void make_source(const std::string& n, int extra_mb = 0) {
         ASSERT_EQ(launch(*c_[0], n, true), "");
         ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo one > /root/f"}), 0);
         ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s1"}}), "");
         ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo two > /root/f"}), 0);
         ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s2"}}), "");
-        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo three > /root/f"}), 0);
+        std::string cmd = "echo three > /root/f";
+        if (extra_mb > 0)
+            cmd += " && dd if=/dev/urandom of=/root/big bs=1M count=" + std::to_string(extra_mb) + " 2>/dev/null";
+        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", cmd}), 0);
         ASSERT_TRUE(c_[0]->patch("/1.0/instances/" + n, json{{"config", {{"user.note", "hello"}}}}));
         ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
     }
@@ -312,6 +322,50 @@ TEST_F(MigrationOptions, PushAndRelayModesAndMovesWithRename) {
     ASSERT_EQ(change_state(*c_[0], m, "stop", true), "");
     EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + m), "");
     for (const std::string& x : {n + "-push", n + "-relay"}) EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + x), "");
+}
+
+TEST_F(MigrationOptions, KilledTargetDuringRelayMoveLeavesSourceIntact) {
+    std::string n = Lxmd::name("mok");
+    make_source(n, 300);
+    // lxm move --mode relay in the background; the target is killed once it is receiving.
+    std::string cmd = "LXM_DIR=" + hosts_.host(0).state + " LXM_CONF=" + conf_.path() + " timeout 300 " + bin("lxm") +
+                      " move --mode relay h0:" + n + " h1: > " + conf_.path() + "/move.out 2>&1";
+    pid_t mover = ::fork();
+    if (mover == 0) {
+        ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+        ::_exit(127);
+    }
+    bool receiving = false;
+    for (int i = 0; i < 600 && !receiving; ++i) {
+        for (const auto& e : entries(pool(1) + "/tmp"))
+            if (e.starts_with("migrate-") && !entries(pool(1) + "/tmp/" + e).empty()) receiving = true;
+        if (!receiving) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE(receiving) << hosts_.log(1);
+    hosts_.stop(1, SIGKILL);
+    auto t0 = std::chrono::steady_clock::now();
+    int st = 0;
+    while (::waitpid(mover, &st, 0) < 0 && errno == EINTR) {
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::string out = base::read_file(conf_.path() + "/move.out").value_or("");
+    EXPECT_FALSE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
+    std::printf("relay move failed %.1f s after the target was killed: %s\n", secs, out.c_str());
+
+    // The source: as it was, no migration left running, and it starts with its data.
+    expect_source_intact(n);
+    EXPECT_EQ(running_after_settling(0), 0) << hosts_.log(0);
+    ASSERT_EQ(change_state(*c_[0], n, "start"), "") << hosts_.log(0);
+    EXPECT_EQ(exec_code(*c_[0], n, {"sh", "-c", "test \"$(cat /root/f)\" = three && test -s /root/big"}), 0);
+    ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
+    // The target, restarted: nothing of it.
+    std::string why;
+    ASSERT_TRUE(hosts_.start(1, &why)) << why;
+    auto c1 = client::Client::connect_unix(hosts_.host(1).socket());
+    ASSERT_TRUE(c1);
+    c_[1].emplace(std::move(*c1));
+    expect_nothing_on_target(n);
+    EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n), "");
 }
 
 }  // namespace
