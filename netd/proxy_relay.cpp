@@ -42,6 +42,16 @@ bool wildcard(const RelayEndpoint& e) { return e.address == "0.0.0.0" || e.addre
 
 }  // namespace
 
+std::string ListenDac::to_string() const {
+    if (is_default()) return "";
+    std::string out;
+    if (uid >= 0) out += "uid=" + std::to_string(uid) + ",";
+    if (gid >= 0) out += "gid=" + std::to_string(gid) + ",";
+    char m[16];
+    std::snprintf(m, sizeof m, "mode=%04o", mode);
+    return out + m;
+}
+
 std::string RelayEndpoint::to_string() const {
     if (proto == "unix") return "unix:" + path;
     return proto + ":" + (ipv6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
@@ -108,6 +118,7 @@ Result<void> write_relay_record(const std::string& path, const RelayRecord& rec)
                      {"listen", rec.listen},
                      {"connect", rec.connect},
                      {"target_pid", rec.target_pid}};
+    if (!rec.listen_dac.empty()) j["listen_dac"] = rec.listen_dac;
     return base::write_file_atomic(path, j.dump() + "\n", 0600);
 }
 
@@ -121,6 +132,7 @@ Result<RelayRecord> read_relay_record(const std::string& path) {
     r.listen = j.value("listen", "");
     r.connect = j.value("connect", "");
     r.target_pid = j.value("target_pid", 0);
+    r.listen_dac = j.value("listen_dac", "");
     if (r.pid <= 0) return base::make_error(std::errc::bad_message, "bad relay record " + path);
     return r;
 }
@@ -267,7 +279,19 @@ Result<Relay> Relay::open(const RelaySetup& s) {
         r.listen_name_.clear();
         return base::errno_error("bind " + s.listen.to_string(), err);
     }
-    if (!r.listen_name_.empty()) ::fchmodat(r.listen_dir_.get(), r.listen_name_.c_str(), 0644, 0);  // LXD's default mode
+    if (!r.listen_name_.empty()) {
+        // Owner first, then the mode (chown may clear setgid bits). Until then the socket is
+        // root's and only root may connect (bind leaves 0777 & ~umask, no write for others).
+        const ListenDac& dac = s.listen_dac;
+        if ((dac.uid >= 0 || dac.gid >= 0) &&
+            ::fchownat(r.listen_dir_.get(), r.listen_name_.c_str(), static_cast<uid_t>(dac.uid),
+                       static_cast<gid_t>(dac.gid), AT_SYMLINK_NOFOLLOW) != 0)
+            return base::errno_error("chown " + s.listen.path);
+        if (::fchmodat(r.listen_dir_.get(), r.listen_name_.c_str(), dac.mode & 07777, 0) != 0)
+            return base::errno_error("chmod " + s.listen.path);
+    } else if (!s.listen_dac.is_default()) {
+        return invalid("uid, gid and mode apply to a unix listen socket at a path only");
+    }
     if (s.listen.stream() && ::listen(fd.get(), 128) != 0) return base::errno_error("listen " + s.listen.to_string());
     r.listen_fd_ = std::move(fd);
     return r;

@@ -46,10 +46,22 @@ base::Result<RelayEndpoint> parse_relay_endpoint(const std::string& value);
 // same address or a wildcard on either side, or the same unix path.
 bool relay_listens_overlap(const RelayEndpoint& a, const RelayEndpoint& b);
 
+// Owner and mode of a unix listen socket bound at a path (LXD's uid, gid and mode keys of
+// a proxy device; the extension proxy_unix_dac_properties). uid/gid -1: the relay's own (root).
+struct ListenDac {
+    int64_t uid = -1;
+    int64_t gid = -1;
+    uint32_t mode = 0644;  // LXD's default
+    bool is_default() const { return uid < 0 && gid < 0 && mode == 0644; }
+    // "" for the default, else "uid=N,gid=N,mode=0NNN" (uid/gid left out when unset).
+    std::string to_string() const;
+};
+
 struct RelaySetup {
     RelayEndpoint listen;
     RelayEndpoint connect;
     pid_t target_pid = 0;  // the instance's init: its network namespace is entered
+    ListenDac listen_dac{};  // a unix listen path only
 };
 
 // The record a running relay keeps of itself (lxm-proxy writes it before it serves and
@@ -59,6 +71,7 @@ struct RelayRecord {
     uint64_t starttime = 0;  // /proc/<pid>/stat field 22: tells a reused pid apart
     std::string listen, connect;
     pid_t target_pid = 0;
+    std::string listen_dac;  // ListenDac::to_string() ("" in records of older relays: the default)
 };
 base::Result<void> write_relay_record(const std::string& path, const RelayRecord& rec);
 base::Result<RelayRecord> read_relay_record(const std::string& path);

@@ -4,6 +4,7 @@
 
 #include "lxm/api/daemon_routes.hpp"
 #include "lxm/apitypes/http_error.hpp"
+#include "lxm/core/proxy.hpp"
 #include "store/server_config.hpp"
 
 namespace lxm::api {
@@ -118,6 +119,8 @@ void register_daemon_routes(Api& api, DaemonRoutes& ctx) {
     for (const char* e : {"instances", "container_full", "container_backup", "container_exec_user_group_cwd", "console",
                           "patch", "instance_pool_move"})
         api.server_info().extensions.push_back(e);
+    // Proxy devices: the extensions lxm/core/proxy.hpp implements, and only those.
+    for (const char* e : core::kProxyExtensions) api.server_info().extensions.push_back(e);
 }
 
 }  // namespace lxm::api

@@ -1,5 +1,6 @@
 // lxm-proxy: the userspace relay of one proxy device with nat=false (netd/proxy_relay.hpp).
 //   lxm-proxy --listen ADDR --connect ADDR --pid INIT_PID --record FILE [--log FILE]
+//             [--uid N] [--gid N] [--mode OCTAL]    (a unix listen socket's owner and mode)
 //
 // Binds the listen address in the caller's (the host's) namespaces, detaches (a new
 // session, stdio on the log), writes its record (pid, start time, addresses; lxmd adopts
@@ -11,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -20,7 +22,9 @@
 namespace {
 
 int usage() {
-    std::fprintf(stderr, "usage: lxm-proxy --listen ADDR --connect ADDR --pid INIT_PID --record FILE [--log FILE]\n");
+    std::fprintf(stderr,
+                 "usage: lxm-proxy --listen ADDR --connect ADDR --pid INIT_PID --record FILE [--log FILE]"
+                 " [--uid N] [--gid N] [--mode OCTAL]\n");
     return 2;
 }
 
@@ -34,6 +38,15 @@ int fail(const std::string& what, int code = 1) {
 int main(int argc, char** argv) {
     std::string listen, connect, record, log = "/dev/null";
     long target = 0;
+    lxm::netd::ListenDac dac;
+    auto number = [](const std::string& v, int base, int64_t max, int64_t& out) {
+        char* end = nullptr;
+        errno = 0;
+        long long n = std::strtoll(v.c_str(), &end, base);
+        if (v.empty() || errno != 0 || *end != '\0' || n < 0 || n > max) return false;
+        out = n;
+        return true;
+    };
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (i + 1 >= argc) return usage();
@@ -43,7 +56,15 @@ int main(int argc, char** argv) {
         else if (a == "--pid") target = std::strtol(v.c_str(), nullptr, 10);
         else if (a == "--record") record = v;
         else if (a == "--log") log = v;
-        else return usage();
+        else if (a == "--uid") {
+            if (!number(v, 10, 0xfffffffe, dac.uid)) return usage();
+        } else if (a == "--gid") {
+            if (!number(v, 10, 0xfffffffe, dac.gid)) return usage();
+        } else if (a == "--mode") {
+            int64_t m = 0;
+            if (!number(v, 8, 07777, m)) return usage();
+            dac.mode = static_cast<uint32_t>(m);
+        } else return usage();
     }
     if (listen.empty() || connect.empty() || record.empty() || record[0] != '/' || target <= 0) return usage();
     auto l = lxm::netd::parse_relay_endpoint(listen);
@@ -59,7 +80,7 @@ int main(int argc, char** argv) {
     lxm::base::UniqueFd rdirfd(::open(rdir.empty() ? "/" : rdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!rdirfd) return fail("open " + rdir);
 
-    auto relay = lxm::netd::Relay::open({*l, *c, static_cast<pid_t>(target)});
+    auto relay = lxm::netd::Relay::open({*l, *c, static_cast<pid_t>(target), dac});
     if (!relay) {
         auto e = relay.error().code;
         bool address = e == std::errc::address_in_use || e == std::errc::address_not_available ||
@@ -105,6 +126,7 @@ int main(int argc, char** argv) {
     rec.listen = l->to_string();
     rec.connect = c->to_string();
     rec.target_pid = static_cast<pid_t>(target);
+    rec.listen_dac = dac.to_string();
     if (auto w = lxm::netd::write_relay_record(record, rec); !w) {
         report("write " + record + ": " + w.error().message());
         return 1;

@@ -1,5 +1,7 @@
 #include "lxm/core/proxy.hpp"
 
+#include <charconv>
+
 #include "lxm/apitypes/http_error.hpp"
 
 namespace lxm::core {
@@ -21,6 +23,20 @@ Result<ProxyDevice> parse_proxy_device(const std::string& name, const store::Con
     d.name = name;
     for (const auto& [k, v] : dev) {
         if (k == "type" || k == "listen" || k == "connect" || k == "nat" || k == "description") continue;
+        if (k == "uid" || k == "gid" || k == "mode") {
+            if (v.empty()) continue;
+            const bool mode = k == "mode";
+            const int64_t max = mode ? 07777 : 0xfffffffe;
+            int64_t n = -1;
+            auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n, mode ? 8 : 10);
+            if (ec != std::errc{} || ptr != v.data() + v.size() || n < 0 || n > max)
+                return err(k + "=" + v.substr(0, 32) +
+                           (mode ? " is not an octal file mode (e.g. 0660)" : " is not a numeric id"));
+            if (k == "uid") d.listen_dac.uid = n;
+            else if (k == "gid") d.listen_dac.gid = n;
+            else d.listen_dac.mode = static_cast<uint32_t>(n);
+            continue;
+        }
         if (k == "bind") {
             if (v != "host" && !v.empty()) return err("bind=" + v.substr(0, 32) + " is not supported (only bind=host)");
             continue;
@@ -41,6 +57,8 @@ Result<ProxyDevice> parse_proxy_device(const std::string& name, const store::Con
     if (!connect) return err(connect.error().message());
     d.listen = *listen;
     d.connect = *connect;
+    if (!d.listen_dac.is_default() && (d.listen.proto != "unix" || d.listen.path[0] != '/'))
+        return err("uid, gid and mode apply to a unix listen socket at a path only (listen=unix:/PATH)");
     if (auto n = dev.find("nat"); n != dev.end()) {
         if (n->second == "true") d.nat = true;
         else if (n->second != "false" && !n->second.empty()) return err("nat must be true or false");

@@ -4,7 +4,8 @@
 //
 // Keys: listen and connect (LXD's syntax: "tcp:ADDR:PORT", "udp:ADDR:PORT", IPv6 as
 // [ADDR], "unix:/path" or "unix:@abstract"), nat (true|false, default false), bind
-// (host only).
+// (host only), and for a unix listen path uid, gid (numeric) and mode (octal, default
+// 0644): the owner and mode of the socket the relay creates (LXD's proxy_unix_dac_properties).
 //
 // nat=false (LXD's default): a userspace relay, one lxm-proxy process per device
 // (lxm/core/proxy_relays.hpp, netd/proxy_relay.hpp). The listen socket is on the host;
@@ -41,7 +42,14 @@ struct ProxyDevice {
     ProxyEndpoint listen;
     ProxyEndpoint connect;
     bool nat = false;
+    netd::ListenDac listen_dac{};
 };
+
+// The LXD API extensions of proxy devices that parse_proxy_device and the relay/DNAT
+// implement (advertised in GET /1.0). Not among them: proxy_tcp_udp_multi_port_handling
+// (port ranges and lists are refused) and proxy_haproxy_protocol (proxy_protocol=true is refused).
+inline constexpr const char* kProxyExtensions[] = {"proxy", "proxy_unix", "proxy_udp", "proxy_unix_dac_properties",
+                                                   "proxy_nat"};
 
 // "tcp:1.2.3.4:80" / "udp:[fd00::1]:53" / "unix:/run/x.sock". Errors are http 400 with the key named.
 base::Result<ProxyEndpoint> parse_proxy_endpoint(const std::string& key, const std::string& value);

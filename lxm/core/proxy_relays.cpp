@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <optional>
 
 #include "lxm/apitypes/http_error.hpp"
@@ -85,7 +86,8 @@ Result<void> ProxyRelays::sync(const std::string& instance, const std::map<std::
         }
         auto w = want.find(dev);
         bool keep = target_pid > 0 && w != want.end() && rec->target_pid == target_pid &&
-                    rec->listen == w->second.listen.to_string() && rec->connect == w->second.connect.to_string();
+                    rec->listen == w->second.listen.to_string() && rec->connect == w->second.connect.to_string() &&
+                    rec->listen_dac == w->second.listen_dac.to_string();
         if (keep) {
             live[dev] = true;
             continue;
@@ -105,6 +107,13 @@ Result<void> ProxyRelays::sync(const std::string& instance, const std::map<std::
                   "--pid", std::to_string(target_pid),
                   "--record", record,
                   "--log", paths_.log_dir(instance) + "/proxy." + dev + ".log"};
+        if (p.listen_dac.uid >= 0) o.argv.insert(o.argv.end(), {"--uid", std::to_string(p.listen_dac.uid)});
+        if (p.listen_dac.gid >= 0) o.argv.insert(o.argv.end(), {"--gid", std::to_string(p.listen_dac.gid)});
+        if (!p.listen_dac.is_default()) {
+            char mode[16];
+            std::snprintf(mode, sizeof mode, "%04o", p.listen_dac.mode);
+            o.argv.insert(o.argv.end(), {"--mode", mode});
+        }
         o.inherit_env = false;
         o.timeout = std::chrono::seconds(10);
         auto r = base::spawn_capture(o);

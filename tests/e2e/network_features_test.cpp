@@ -22,6 +22,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <gtest/gtest.h>
 
@@ -62,6 +64,28 @@ std::string host_fetch(const std::string& addr, int port, int timeout_ms = 3000)
     ::getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err == ECONNREFUSED) return "refused";
     if (err != 0) return "error";
+    std::string out;
+    char buf[256];
+    for (;;) {
+        pollfd r{s, POLLIN, 0};
+        if (::poll(&r, 1, timeout_ms) != 1) break;
+        ssize_t n = ::read(s, buf, sizeof buf);
+        if (n <= 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
+// The same from a unix socket on the host.
+std::string unix_fetch(const std::string& path, int timeout_ms = 3000) {
+    int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return "error";
+    base::UniqueFd fd(s);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    if (path.size() >= sizeof sa.sun_path) return "error";
+    std::memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+    if (::connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) return errno == ECONNREFUSED ? "refused" : "error";
     std::string out;
     char buf[256];
     for (;;) {
@@ -449,6 +473,46 @@ TEST_F(NetworkFeaturesTest, RelayProxyToContainerLoopback) {
     auto urec = relay_of(d_, s, "tounix");
     ASSERT_TRUE(urec);
 
+    // A unix listen socket with an owner and mode (uid, gid, mode: proxy_unix_dac_properties).
+    const std::string host_sock = d_.state() + "/lxmt-dac.sock";
+    cur = c.get("/1.0/instances/" + s);
+    ASSERT_TRUE(cur);
+    w = {{"config", (*cur)["config"]}, {"devices", (*cur)["devices"]}, {"profiles", (*cur)["profiles"]}};
+    w["devices"]["fromunix"] = {{"type", "proxy"}, {"listen", "unix:" + host_sock}, {"connect", "tcp:127.0.0.1:8080"},
+                                {"uid", "12345"}, {"gid", "12346"}, {"mode", "0660"}};
+    ASSERT_EQ(put_wait(w), "") << d_.log();
+    struct stat sst {};
+    ASSERT_EQ(::lstat(host_sock.c_str(), &sst), 0) << d_.log();
+    EXPECT_TRUE(S_ISSOCK(sst.st_mode));
+    EXPECT_EQ(sst.st_uid, 12345u);
+    EXPECT_EQ(sst.st_gid, 12346u);
+    EXPECT_EQ(sst.st_mode & 07777, 0660u);
+    EXPECT_EQ(unix_fetch(host_sock), hello) << d_.log();
+    auto drec = relay_of(d_, s, "fromunix");
+    ASSERT_TRUE(drec);
+    EXPECT_EQ(drec->listen_dac, "uid=12345,gid=12346,mode=0660");
+    // A new mode is a changed device: a new relay, a new socket with that mode.
+    w["devices"]["fromunix"]["mode"] = "0600";
+    w["devices"]["fromunix"].erase("gid");
+    ASSERT_EQ(put_wait(w), "") << d_.log();
+    EXPECT_TRUE(wait_gone(drec->pid, 3000));
+    ASSERT_EQ(::lstat(host_sock.c_str(), &sst), 0) << d_.log();
+    EXPECT_EQ(sst.st_uid, 12345u);
+    EXPECT_EQ(sst.st_gid, 0u);
+    EXPECT_EQ(sst.st_mode & 07777, 0600u);
+    EXPECT_EQ(unix_fetch(host_sock), hello);
+    drec = relay_of(d_, s, "fromunix");
+    ASSERT_TRUE(drec);
+    // Refused for a tcp listen address, before anything changes.
+    badw = w;
+    badw["devices"]["tcpmode"] = {{"type", "proxy"}, {"listen", "tcp:127.0.0.1:" + std::to_string(port + 3)},
+                                  {"connect", "tcp:127.0.0.1:8080"}, {"mode", "0600"}};
+    auto bad_put = c.put("/1.0/instances/" + s, badw);
+    ASSERT_FALSE(bad_put);
+    EXPECT_EQ(apitypes::http_status_of(bad_put.error()), 400);
+    EXPECT_NE(apitypes::user_message(bad_put.error()).find("unix listen socket at a path only"), std::string::npos)
+        << apitypes::user_message(bad_put.error());
+
     // Removing the device ends its relay at once; adding it back starts one.
     pid_t p2 = rec->pid;
     cur = c.get("/1.0/instances/" + s);
@@ -470,8 +534,11 @@ TEST_F(NetworkFeaturesTest, RelayProxyToContainerLoopback) {
     ASSERT_EQ(change_state(c, s, "stop", true), "");
     EXPECT_TRUE(wait_gone(p3, 3000));
     EXPECT_TRUE(wait_gone(urec->pid, 3000));
+    EXPECT_TRUE(wait_gone(drec->pid, 3000));
     EXPECT_FALSE(relay_of(d_, s, "web"));
     EXPECT_FALSE(relay_of(d_, s, "tounix"));
+    EXPECT_FALSE(relay_of(d_, s, "fromunix"));
+    EXPECT_FALSE(base::path_exists(host_sock)) << "the relay removes its listen socket";
     EXPECT_EQ(host_fetch("127.0.0.1", port, 1000), "refused");
 
     delete_all_and_check_clean();

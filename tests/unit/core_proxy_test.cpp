@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "lxm/apitypes/http_error.hpp"
 #include "lxm/core/config_keys.hpp"
 #include "lxm/core/proxy.hpp"
@@ -73,6 +75,7 @@ TEST(CoreProxy, RelayRecords) {
     rec.listen = "tcp:127.0.0.1:8080";
     rec.connect = "unix:/run/x.sock";
     rec.target_pid = 1;
+    rec.listen_dac = "uid=1000,mode=0660";
     EXPECT_GT(rec.starttime, 0u);
     ASSERT_TRUE(lxm::netd::write_relay_record(dir / "r.json", rec));
     auto back = lxm::netd::read_relay_record(dir / "r.json");
@@ -82,6 +85,7 @@ TEST(CoreProxy, RelayRecords) {
     EXPECT_EQ(back->listen, rec.listen);
     EXPECT_EQ(back->connect, rec.connect);
     EXPECT_EQ(back->target_pid, 1);
+    EXPECT_EQ(back->listen_dac, rec.listen_dac);
     // This test binary is alive with that start time, but it is not lxm-proxy serving the record.
     EXPECT_FALSE(lxm::netd::relay_record_live(dir / "r.json", rec));
     EXPECT_EQ(lxm::netd::process_starttime(0x3fffffff), 0u);
@@ -145,4 +149,58 @@ TEST(CoreProxy, Devices) {
     // validate_devices knows the type.
     EXPECT_TRUE(validate_devices({{"web", ok}}));
     EXPECT_FALSE(validate_devices({{"web", without("connect")}}));
+}
+
+// proxy_unix_dac_properties: uid, gid and mode of a unix listen socket at a path.
+TEST(CoreProxy, UnixListenOwnerAndMode) {
+    store::ConfigMap dev{{"type", "proxy"}, {"listen", "unix:/run/lxmt-app.sock"}, {"connect", "tcp:127.0.0.1:80"}};
+    auto d = parse_proxy_device("app", dev);
+    ASSERT_TRUE(d) << d.error().message();
+    EXPECT_TRUE(d->listen_dac.is_default());
+    EXPECT_EQ(d->listen_dac.to_string(), "");
+    dev["uid"] = "1000";
+    dev["gid"] = "1001";
+    dev["mode"] = "0660";
+    d = parse_proxy_device("app", dev);
+    ASSERT_TRUE(d) << d.error().message();
+    EXPECT_EQ(d->listen_dac.uid, 1000);
+    EXPECT_EQ(d->listen_dac.gid, 1001);
+    EXPECT_EQ(d->listen_dac.mode, 0660u);
+    EXPECT_EQ(d->listen_dac.to_string(), "uid=1000,gid=1001,mode=0660");
+    dev.erase("uid");
+    dev["mode"] = "600";
+    d = parse_proxy_device("app", dev);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->listen_dac.to_string(), "gid=1001,mode=0600");
+    dev["mode"] = "";  // empty: the default
+    dev.erase("gid");
+    d = parse_proxy_device("app", dev);
+    ASSERT_TRUE(d);
+    EXPECT_TRUE(d->listen_dac.is_default());
+
+    auto bad = [&](const std::string& k, const std::string& v) {
+        auto m = dev;
+        m[k] = v;
+        return error_of(m);
+    };
+    EXPECT_NE(bad("mode", "0680").find("not an octal file mode"), std::string::npos);
+    EXPECT_NE(bad("mode", "17777").find("not an octal file mode"), std::string::npos);
+    EXPECT_NE(bad("uid", "-1").find("not a numeric id"), std::string::npos);
+    EXPECT_NE(bad("gid", "root").find("not a numeric id"), std::string::npos);
+    EXPECT_NE(bad("uid", "4294967295").find("not a numeric id"), std::string::npos);
+    // Only a unix listen socket at a path has an owner and mode.
+    auto tcp = dev;
+    tcp["listen"] = "tcp:127.0.0.1:8080";
+    tcp["uid"] = "1000";
+    EXPECT_NE(error_of(tcp).find("unix listen socket at a path only"), std::string::npos) << error_of(tcp);
+    auto abstract = dev;
+    abstract["listen"] = "unix:@lxmt-app";
+    abstract["mode"] = "0666";
+    EXPECT_NE(error_of(abstract).find("unix listen socket at a path only"), std::string::npos);
+
+    // The advertised extensions name it, and not the features lxm refuses.
+    std::vector<std::string> ext(std::begin(kProxyExtensions), std::end(kProxyExtensions));
+    EXPECT_NE(std::find(ext.begin(), ext.end(), "proxy_unix_dac_properties"), ext.end());
+    EXPECT_EQ(std::find(ext.begin(), ext.end(), "proxy_tcp_udp_multi_port_handling"), ext.end());
+    EXPECT_EQ(std::find(ext.begin(), ext.end(), "proxy_haproxy_protocol"), ext.end());
 }
