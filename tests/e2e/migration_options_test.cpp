@@ -4,7 +4,8 @@
 //     instance has the override over the source's keys, the profiles asked for (extra exists
 //     only on the target), the device taken from the target's profile with the override, its
 //     root and snapshots in pool p2, and the memory limit applies when it runs;
-//   - the same through `lxc copy -c ... -p ... -s ...`;
+//   - the same through `lxc copy -c ... -p ... -s ...`; lxc's -s naming a pool the target lacks
+//     falls back to the profiles' pool, as LXD does;
 //   - an unknown profile or a bad key on the target in pull, push and relay mode: a clear error,
 //     nothing on the target (no instance, nothing in tmp/, no operation left running), the
 //     source as it was (no temporary pool snapshot);
@@ -228,6 +229,16 @@ TEST_F(MigrationOptions, LxcCopyAppliesConfigProfilesAndPool) {
     r = lxc("config get lxm1:" + c + " limits.memory");
     EXPECT_EQ(r.out, "80MiB\n") << r.out;
     expect_working_copy(c);
+
+    // lxc's -s naming a pool the target lacks: as LXD, the root goes where the profiles put it.
+    r = lxc("copy lxm0:" + n + " lxm1:" + n + "-f -s nosuchpool --instance-only");
+    ASSERT_EQ(r.code, 0) << r.out << hosts_.log(1);
+    auto fb = c_[1]->get("/1.0/instances/" + n + "-f");
+    ASSERT_TRUE(fb);
+    EXPECT_EQ((*fb)["devices"]["root"]["pool"], "default") << fb->dump();
+    EXPECT_TRUE(base::path_exists(pool(1) + "/containers/" + n + "-f"));
+    EXPECT_EQ(snapshot_names(1, n + "-f"), std::vector<std::string>{});
+    EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + n + "-f"), "");
 
     // lxc copy of a snapshot to the other server (relay: lxc connects to both operations).
     r = lxc("copy --mode relay lxm0:" + n + "/s2 lxm1:" + n + "-ls");
