@@ -286,15 +286,13 @@ base::Result<int> remote_copy(Context& ctx, const std::string& source, const std
     treq.update(fields);
     Transfer t;
     LXM_TRY_VOID(start_transfer(*sc, *dc, instance_url(src.arg), sreq, treq, o.mode, t));
-    const client::Response& sop = t.sop;
-    const client::Response* top = &t.top;
-    auto tdone = dst.ctx->wait(*top);
+    auto tdone = dst.ctx->wait(t.top);
     if (!tdone) {
-        (void)sc->del(sop.operation);  // the source stops sending; its instance was never changed
-        (void)sc->wait_operation(sop.operation, 30);
+        (void)sc->del(t.sop.operation);  // the source stops sending; its instance was never changed
+        (void)sc->wait_operation(t.sop.operation, 30);
         return std::unexpected(tdone.error());
     }
-    if (auto sdone = src.ctx->wait(sop); !sdone)
+    if (auto sdone = src.ctx->wait(t.sop); !sdone)
         std::fprintf(stderr,
                      "Warning: the target has the complete instance, but the source's migration operation "
                      "failed after it: %s\n",
