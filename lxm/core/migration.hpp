@@ -115,7 +115,8 @@ public:
     base::Result<void> check_receive(MigrationReceiveOptions& opts);
     // 404 for no such snapshot (a snapshot sent as a new instance: lxc copy c1/snap h1:c2).
     base::Result<void> check_source_snapshot(const std::string& name, const std::string& snapshot);
-    // What the import applies over the stream's index: the request's fields that were given.
+    // What the import applies over the stream's index: the request's fields that were given, and
+    // the templates' copy trigger.
     static Backups::ImportAdjust receive_adjust(const MigrationReceiveOptions& opts);
     // `criu check` on this host: "" when usable, else its output (the reason).
     static std::string criu_problem();

@@ -68,9 +68,11 @@ Result<void> Migration::check_source_snapshot(const std::string& name, const std
 }
 
 Backups::ImportAdjust Migration::receive_adjust(const MigrationReceiveOptions& o) {
-    if (!o.config && !o.devices && !o.profiles && !o.ephemeral && !o.description) return {};
     return [o](Instances::TreeImport& spec) {
         auto& rec = spec.rec;
+        // As LXD's migration sink: the kept templates' copy trigger (the hostname of a copy, or of
+        // a move under another name, is its own at the first start).
+        spec.trigger = "copy";
         if (o.config) {
             // The base image stays as information (as a copy within a host keeps it).
             auto base = rec.config.find("volatile.base_image");

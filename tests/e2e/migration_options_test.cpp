@@ -145,11 +145,16 @@ protected:
         EXPECT_EQ(running_after_settling(0, source_secs), 0) << hosts_.log(0);
         EXPECT_EQ(running_after_settling(1), 0) << hosts_.log(1);
     }
-    // A copy on host 1 that has s1, s2 and boots with /root/f = three.
+    // A copy on host 1 that has s1, s2 and boots with /root/f = three and its own name (the
+    // image's hostname template has the copy trigger).
     void expect_working_copy(const std::string& c) {
         EXPECT_EQ(snapshot_names(1, c), (std::vector<std::string>{"s1", "s2"})) << c;
         ASSERT_EQ(change_state(*c_[1], c, "start"), "") << c << hosts_.log(1);
         EXPECT_EQ(exec_code(*c_[1], c, {"sh", "-c", "test \"$(cat /root/f)\" = three"}), 0) << c;
+        EXPECT_EQ(exec_code(*c_[1], c,
+                            {"sh", "-c", "test \"$(hostname)\" = " + c + " && test \"$(cat /etc/hostname)\" = " + c}),
+                  0)
+            << c;
         ASSERT_EQ(change_state(*c_[1], c, "stop", true), "");
     }
 
