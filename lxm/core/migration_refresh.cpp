@@ -198,7 +198,7 @@ Result<void> Migration::refresh_existing(const std::string& name, const std::str
         return store::update_instance(tx, cur);
     }));
     done = true;
-    LXM_INFO("refresh of {}: committed ({} new snapshots and the root)", name, incoming.size());
+    LXM_INFO("refresh of {}: committed: {} new snapshots and the root", name, incoming.size());
     if (auto r = pool->delete_snapshot(name, safety); !r)
         LXM_WARN("refresh of {}: drop {}: {} (dropped at the next start)", name, safety, r.error().message());
     guard.reset();

@@ -9,7 +9,8 @@
 //     target keeps nothing;
 //   - a start of the target instance during a refresh waits for the refresh to commit and then
 //     starts the refreshed instance;
-//   - a delete of the source during a send waits for the stream to end: the copy is complete.
+//   - a delete of the source during a send waits for the stream to end: the copy is complete;
+//   - a rename of the source during a send waits too, and no temporary snapshot goes with it.
 // The tests synchronise on lxmd's log lines and on the target's tmp/, never on sleeps.
 #include <gtest/gtest.h>
 
@@ -116,6 +117,16 @@ protected:
         return false;
     }
     size_t log_size(int i) { return hosts_.log(i).size(); }
+    // Wait (polling every 2 ms, at most `secs`) until host i's pool has the snapshot `snap` of n.
+    bool wait_pool_snapshot(int i, const std::string& n, const std::string& snap, int secs = 120) {
+        auto end = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
+        std::string p = pool(i) + "/containers/" + n + "/snapshots/" + snap;
+        while (std::chrono::steady_clock::now() < end) {
+            if (base::path_exists(p)) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+        return false;
+    }
     // Wait until host 1 unpacks a migration stream under its pool's tmp/.
     bool wait_receiving() {
         for (int k = 0; k < 2400; ++k) {
@@ -191,15 +202,16 @@ TEST_F(MigrationCrash, KilledTargetMidRefreshIsPutBackAtRestart) {
     if (HasFatalFailure()) return;
     ASSERT_EQ(snapshot_names(1, n), (std::vector<std::string>{"s1", "s2"}));
 
-    // The refresh in the background; the target is killed once it added s3 and works on s4.
+    // The refresh in the background; the target is killed once its pool holds s3 (s4 and s5
+    // are still to come).
     size_t from = log_size(1);
     pid_t copier = lxm_background("copy --refresh h0:" + n + " h1:" + n);
-    bool mid = wait_log(1, "refresh of " + n + ": adding snapshot s4", from);
+    bool mid = wait_pool_snapshot(1, n, "s3");
     hosts_.stop(1, SIGKILL);
     bool ok = reap(copier);
     ASSERT_TRUE(mid) << bg_out() << hosts_.log(1);
     std::string log1 = hosts_.log(1);
-    ASSERT_EQ(log1.find("refresh of " + n + ": committed", from), std::string::npos)
+    ASSERT_EQ(log1.find(" new snapshots and the root", from), std::string::npos)
         << "the kill came after the refresh committed: the test did not hit the window\n" << log1;
     EXPECT_FALSE(ok) << bg_out();
     // What the kill left: the safety snapshot and s3 (its row marked creating).
@@ -287,14 +299,14 @@ TEST_F(MigrationCrash, StartDuringRefreshWaitsForItsCommit) {
 
     size_t from = log_size(1);
     pid_t copier = lxm_background("copy --refresh h0:" + n + " h1:" + n);
-    bool mid = wait_log(1, "refresh of " + n + ": adding snapshot s3", from);
+    bool mid = wait_pool_snapshot(1, n, "migration refresh");  // the refresh began changing the volume
     // A start of the refreshed instance now: it waits for the refresh, then starts its new content.
     std::string started = change_state(*c_[1], n, "start");
     std::string log1 = hosts_.log(1);
     bool ok = reap(copier);
     ASSERT_TRUE(mid) << bg_out() << log1;
     EXPECT_EQ(started, "") << log1;
-    EXPECT_NE(log1.find("refresh of " + n + ": committed (3 new snapshots", from), std::string::npos)
+    EXPECT_NE(log1.find("3 new snapshots and the root", from), std::string::npos)
         << "the start finished before the refresh committed\n" << log1;
     EXPECT_TRUE(ok) << bg_out() << hosts_.log(0) << log1;
     EXPECT_EQ(exec_code(*c_[1], n, {"sh", "-c", "test \"$(cat /root/f)\" = five && ! ls /root/big* 2>/dev/null"}), 0);
@@ -310,6 +322,11 @@ TEST_F(MigrationCrash, StartDuringRefreshWaitsForItsCommit) {
 TEST_F(MigrationCrash, DeleteOfTheSourceDuringASendWaitsForTheStream) {
     std::string n = Lxmd::name("mcd");
     make_source(n, 200);
+    // How many files the source has (its system dirs and /root), to compare with the copy.
+    const std::string count = "find /bin /sbin /usr /lib /root -xdev | wc -l";
+    ASSERT_EQ(change_state(*c_[0], n, "start"), "");
+    ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "n=$(" + count + "); echo $n > /root/count"}), 0);
+    ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
     pid_t copier = lxm_background("copy h0:" + n + " h1:" + n);
     bool receiving = wait_receiving();
     std::string deleted = async(0, "DELETE", "/1.0/instances/" + n);
@@ -325,8 +342,29 @@ TEST_F(MigrationCrash, DeleteOfTheSourceDuringASendWaitsForTheStream) {
     EXPECT_EQ(exec_code(*c_[1], n,
                         {"sh", "-c", "test \"$(cat /root/f)\" = three && test $(wc -c < /root/big) -eq 209715200"}),
               0);
+    EXPECT_EQ(exec_code(*c_[1], n, {"sh", "-c", "test $(" + count + ") -eq $(($(cat /root/count) + 1))"}), 0)
+        << "the copy lacks files of the source";
     ASSERT_EQ(change_state(*c_[1], n, "stop", true), "");
     EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + n), "");
+}
+
+TEST_F(MigrationCrash, RenameOfTheSourceDuringASendWaitsAndLeavesNoTemporarySnapshot) {
+    std::string n = Lxmd::name("mcn");
+    make_source(n, 200);
+    pid_t copier = lxm_background("copy h0:" + n + " h1:" + n);
+    bool receiving = wait_receiving();
+    // The rename waits for the stream (the source's lock): the temporary snapshot is dropped
+    // under the old name before the instance moves, so none travels with it.
+    std::string renamed = async(0, "POST", "/1.0/instances/" + n, json{{"name", n + "-r"}});
+    bool ok = reap(copier);
+    ASSERT_TRUE(receiving) << bg_out() << hosts_.log(1);
+    EXPECT_EQ(renamed, "") << hosts_.log(0);
+    EXPECT_TRUE(ok) << bg_out() << hosts_.log(0) << hosts_.log(1);
+    EXPECT_EQ(pool_snapshots(0, n + "-r"), (std::vector<std::string>{"s1", "s2"}));
+    EXPECT_EQ(snapshot_names(0, n + "-r"), (std::vector<std::string>{"s1", "s2"}));
+    EXPECT_EQ(snapshot_names(1, n), (std::vector<std::string>{"s1", "s2"}));
+    EXPECT_EQ(async(1, "DELETE", "/1.0/instances/" + n), "");
+    EXPECT_EQ(async(0, "DELETE", "/1.0/instances/" + n + "-r"), "");
 }
 
 }  // namespace
