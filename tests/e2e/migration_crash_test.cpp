@@ -22,59 +22,13 @@
 #include <thread>
 
 #include "lxm/base/file.hpp"
-#include "tests/e2e/daemon_fixture.hpp"
-#include "tests/support/container_fixture.hpp"
-#include "tests/support/two_hosts.hpp"
+#include "tests/e2e/migration_fixture.hpp"
 
 namespace lxm::test {
 namespace {
 
-class MigrationCrash : public ::testing::Test {
+class MigrationCrash : public MigrationHosts {
 protected:
-    void SetUp() override {
-        LXM_REQUIRE_ROOT();
-        std::string why;
-        if (cached_rootfs("busybox", &why).empty()) GTEST_SKIP() << "busybox rootfs unavailable: " << why;
-        if (::access(bin("lxm").c_str(), X_OK) != 0) GTEST_SKIP() << "no lxm binary at " << bin("lxm");
-        ASSERT_TRUE(hosts_.setup(&why)) << why;
-        hosts_.add_env("LXM_MIGRATION_TIMEOUT=8");
-        for (int i = 0; i < 2; ++i) {
-            ASSERT_TRUE(hosts_.start(i, &why)) << why;
-            connect(i);
-            CmdResult t = lxm_on(i, "config trust add --name crashtest");
-            ASSERT_EQ(t.code, 0) << t.out;
-            std::string token = t.out.substr(t.out.find_last_of('\n', t.out.size() - 2) + 1);
-            while (!token.empty() && token.back() == '\n') token.pop_back();
-            CmdResult a = lxm_on(0, "remote add h" + std::to_string(i) + " " + token + " --accept-certificate");
-            ASSERT_EQ(a.code, 0) << a.out << hosts_.log(i);
-        }
-    }
-
-    void connect(int i) {
-        auto c = client::Client::connect_unix(hosts_.host(i).socket());
-        ASSERT_TRUE(c) << c.error().message();
-        c_[i].emplace(std::move(*c));
-    }
-    void restart(int i) {
-        std::string why;
-        ASSERT_TRUE(hosts_.start(i, &why)) << why;
-        connect(i);
-    }
-    CmdResult lxm_on(int i, const std::string& args) {
-        return sh("LXM_DIR=" + hosts_.host(i).state + " LXM_CONF=" + conf_.path() + " timeout 300 " + bin("lxm") + " " +
-                  args);
-    }
-    // `lxm <args>` in the background (output in bg.out); its pid.
-    pid_t lxm_background(const std::string& args) {
-        std::string cmd = "LXM_DIR=" + hosts_.host(0).state + " LXM_CONF=" + conf_.path() + " timeout 300 " +
-                          bin("lxm") + " " + args + " > " + conf_.path() + "/bg.out 2>&1";
-        pid_t p = ::fork();
-        if (p == 0) {
-            ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-            ::_exit(127);
-        }
-        return p;
-    }
     // Reap a background lxm: true when it exited 0.
     bool reap(pid_t p) {
         int st = 0;
@@ -84,25 +38,6 @@ protected:
     }
     std::string bg_out() { return base::read_file(conf_.path() + "/bg.out").value_or(""); }
 
-    std::string async(int i, const std::string& method, const std::string& path, const json& body = json::object()) {
-        auto& c = *c_[i];
-        base::Result<client::Response> r = method == "POST"  ? c.post(path, body)
-                                           : method == "PUT" ? c.put(path, body)
-                                                             : c.del(path);
-        if (!r) return apitypes::user_message(r.error());
-        auto op = c.wait_success(r->operation);
-        if (!op) return apitypes::user_message(op.error());
-        return {};
-    }
-    std::vector<std::string> snapshot_names(int i, const std::string& n) {
-        std::vector<std::string> out;
-        auto r = c_[i]->get("/1.0/instances/" + n + "/snapshots?recursion=1");
-        if (r)
-            for (const auto& s : *r) out.push_back(s["name"].get<std::string>());
-        return out;
-    }
-    bool exists(int i, const std::string& n) { return bool(c_[i]->get("/1.0/instances/" + n)); }
-    std::string pool(int i) { return hosts_.host(i).state + "/storage-pools/default"; }
     std::vector<std::string> pool_snapshots(int i, const std::string& n) {
         return entries(pool(i) + "/containers/" + n + "/snapshots");
     }
@@ -126,41 +61,6 @@ protected:
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
         return false;
-    }
-    // Wait until host 1 unpacks a migration stream under its pool's tmp/.
-    bool wait_receiving() {
-        for (int k = 0; k < 2400; ++k) {
-            for (const auto& e : entries(pool(1) + "/tmp"))
-                if (e.starts_with("migrate-") && !entries(pool(1) + "/tmp/" + e).empty()) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        return false;
-    }
-    // Migration operations still running on host i; -1 if it does not answer.
-    int running_migrations(int i) {
-        auto r = c_[i]->get("/1.0/operations?recursion=1");
-        if (!r) return -1;
-        int n = 0;
-        if (r->contains("running"))
-            for (const auto& op : (*r)["running"]) {
-                std::string d = op.value("description", "");
-                if (d == "Migrating instance" || d == "Creating instance") ++n;
-            }
-        return n;
-    }
-
-    // A stopped busybox on host 0: /root/f = one (s1), two (s2), three (now), extra_mb of random data.
-    void make_source(const std::string& n, int extra_mb = 0) {
-        ASSERT_EQ(launch(*c_[0], n, true), "");
-        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo one > /root/f"}), 0);
-        ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s1"}}), "");
-        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo two > /root/f"}), 0);
-        ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s2"}}), "");
-        std::string cmd = "echo three > /root/f";
-        if (extra_mb > 0)
-            cmd += " && dd if=/dev/urandom of=/root/big bs=1M count=" + std::to_string(extra_mb) + " 2>/dev/null";
-        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", cmd}), 0);
-        ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
     }
     // After a first copy to host 1: the source moves on with s3, s4, s5, each holding `mb` more
     // MiB of random data (so that the target's refresh takes a while on each of them), and a
@@ -187,10 +87,6 @@ protected:
         (void)change_state(*c_[1], n, "stop", true);
         return out;
     }
-
-    TwoHosts hosts_;
-    TempDir conf_{"migcrash"};
-    std::optional<client::Client> c_[2];
 };
 
 TEST_F(MigrationCrash, KilledTargetMidRefreshIsPutBackAtRestart) {
@@ -249,7 +145,7 @@ TEST_F(MigrationCrash, KilledSourceMidSendLeavesNoTemporarySnapshot) {
     // A backup: its pool snapshot ("backup b0") is not temporary and must survive the restart.
     ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/backups", json{{"name", "b0"}}), "");
     pid_t copier = lxm_background("copy h0:" + n + " h1:" + n);
-    bool receiving = wait_receiving();
+    bool receiving = wait_receiving(120);
     // The source's temporary pool snapshot exists while it sends.
     std::vector<std::string> during = pool_snapshots(0, n);
     hosts_.stop(0, SIGKILL);
@@ -328,7 +224,7 @@ TEST_F(MigrationCrash, DeleteOfTheSourceDuringASendWaitsForTheStream) {
     ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "n=$(" + count + "); echo $n > /root/count"}), 0);
     ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
     pid_t copier = lxm_background("copy h0:" + n + " h1:" + n);
-    bool receiving = wait_receiving();
+    bool receiving = wait_receiving(120);
     std::string deleted = async(0, "DELETE", "/1.0/instances/" + n);
     bool ok = reap(copier);
     ASSERT_TRUE(receiving) << bg_out() << hosts_.log(1);
@@ -352,7 +248,7 @@ TEST_F(MigrationCrash, RenameOfTheSourceDuringASendWaitsAndLeavesNoTemporarySnap
     std::string n = Lxmd::name("mcn");
     make_source(n, 200);
     pid_t copier = lxm_background("copy h0:" + n + " h1:" + n);
-    bool receiving = wait_receiving();
+    bool receiving = wait_receiving(120);
     // The rename waits for the stream (the source's lock): the temporary snapshot is dropped
     // under the old name before the instance moves, so none travels with it.
     std::string renamed = async(0, "POST", "/1.0/instances/" + n, json{{"name", n + "-r"}});

@@ -28,30 +28,16 @@
 #include <thread>
 
 #include "lxm/base/file.hpp"
-#include "tests/e2e/daemon_fixture.hpp"
-#include "tests/support/container_fixture.hpp"
-#include "tests/support/two_hosts.hpp"
+#include "tests/e2e/migration_fixture.hpp"
 
 namespace lxm::test {
 namespace {
 
-class MigrationOptions : public ::testing::Test {
+class MigrationOptions : public MigrationHosts {
 protected:
     void SetUp() override {
-        LXM_REQUIRE_ROOT();
-        std::string why;
-        if (cached_rootfs("busybox", &why).empty()) GTEST_SKIP() << "busybox rootfs unavailable: " << why;
-        if (::access(bin("lxm").c_str(), X_OK) != 0) GTEST_SKIP() << "no lxm binary at " << bin("lxm");
-        ASSERT_TRUE(hosts_.setup(&why)) << why;
-        hosts_.add_env("LXM_MIGRATION_TIMEOUT=8");
-        for (int i = 0; i < 2; ++i) {
-            ASSERT_TRUE(hosts_.start(i, &why)) << why;
-            auto c = client::Client::connect_unix(hosts_.host(i).socket());
-            ASSERT_TRUE(c) << c.error().message();
-            c_[i].emplace(std::move(*c));
-            CmdResult a = lxm("remote add h" + std::to_string(i) + " " + token(i) + " --accept-certificate");
-            ASSERT_EQ(a.code, 0) << a.out << hosts_.log(i);
-        }
+        MigrationHosts::SetUp();
+        if (setup_stopped()) return;
         // The target has a profile and a pool the source does not have.
         auto p = c_[1]->post("/1.0/profiles", json{{"name", "extra"},
                                                    {"config", {{"user.from-profile", "yes"}}},
@@ -60,44 +46,6 @@ protected:
         ASSERT_EQ(async(1, "POST", "/1.0/storage-pools", json{{"name", "p2"}, {"driver", "dir"}}), "") << hosts_.log(1);
     }
 
-    // A join token of host i (a new trust entry).
-    std::string token(int i) {
-        CmdResult t = lxm_on(i, "config trust add --name opttest" + std::to_string(++tokens_));
-        EXPECT_EQ(t.code, 0) << t.out;
-        std::string tok = t.out.substr(t.out.find_last_of('\n', t.out.size() - 2) + 1);
-        while (!tok.empty() && tok.back() == '\n') tok.pop_back();
-        return tok;
-    }
-    CmdResult lxm(const std::string& args) { return lxm_on(0, args); }
-    CmdResult lxm_on(int i, const std::string& args) {
-        return sh("LXM_DIR=" + hosts_.host(i).state + " LXM_CONF=" + conf_.path() + " timeout 300 " + bin("lxm") + " " +
-                  args);
-    }
-    CmdResult lxc(const std::string& args) {
-        return sh("env -u LXD_SOCKET -u LXD_DIR -u https_proxy -u HTTPS_PROXY -u http_proxy -u HTTP_PROXY NO_PROXY=" +
-                  hosts_.host(0).address + "," + hosts_.host(1).address + " HOME=" + conf_.path() + " LXD_CONF=" +
-                  conf_.path() + "/lxc timeout 300 lxc " + args);
-    }
-    std::string async(int i, const std::string& method, const std::string& path, const json& body = json::object()) {
-        auto& c = *c_[i];
-        base::Result<client::Response> r = method == "POST"  ? c.post(path, body)
-                                           : method == "PUT" ? c.put(path, body)
-                                                             : c.del(path);
-        if (!r) return apitypes::user_message(r.error());
-        if (r->operation.empty()) return {};
-        auto op = c.wait_success(r->operation);
-        if (!op) return apitypes::user_message(op.error());
-        return {};
-    }
-    std::vector<std::string> snapshot_names(int i, const std::string& n) {
-        std::vector<std::string> out;
-        auto r = c_[i]->get("/1.0/instances/" + n + "/snapshots?recursion=1");
-        if (r)
-            for (const auto& s : *r) out.push_back(s["name"].get<std::string>());
-        return out;
-    }
-    bool exists(int i, const std::string& n) { return bool(c_[i]->get("/1.0/instances/" + n)); }
-    std::string pool(int i, const std::string& p = "default") { return hosts_.host(i).state + "/storage-pools/" + p; }
     // Operations still running on host i (-1: it does not answer), waited for up to `secs` to end.
     int running_after_settling(int i, int secs = 10) {
         int n = -1;
@@ -111,21 +59,6 @@ protected:
         return n;
     }
 
-    // A stopped busybox on host 0: /root/f = one (s1), two (s2), three (now); user.note=hello;
-    // extra_mb of random data in /root/big.
-    void make_source(const std::string& n, int extra_mb = 0) {
-        ASSERT_EQ(launch(*c_[0], n, true), "");
-        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo one > /root/f"}), 0);
-        ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s1"}}), "");
-        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo two > /root/f"}), 0);
-        ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s2"}}), "");
-        std::string cmd = "echo three > /root/f";
-        if (extra_mb > 0)
-            cmd += " && dd if=/dev/urandom of=/root/big bs=1M count=" + std::to_string(extra_mb) + " 2>/dev/null";
-        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", cmd}), 0);
-        ASSERT_TRUE(c_[0]->patch("/1.0/instances/" + n, json{{"config", {{"user.note", "hello"}}}}));
-        ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
-    }
     // The source as make_source left it: both snapshots, no temporary pool snapshot, stopped.
     void expect_source_intact(const std::string& n) {
         ASSERT_TRUE(exists(0, n));
@@ -157,11 +90,6 @@ protected:
             << c;
         ASSERT_EQ(change_state(*c_[1], c, "stop", true), "");
     }
-
-    TwoHosts hosts_;
-    TempDir conf_{"migopts"};
-    std::optional<client::Client> c_[2];
-    int tokens_ = 0;
 };
 
 TEST_F(MigrationOptions, LxmCopyAppliesConfigProfilesDevicesAndPool) {
@@ -344,20 +272,8 @@ TEST_F(MigrationOptions, KilledTargetDuringRelayMoveLeavesSourceIntact) {
     std::string n = Lxmd::name("mok");
     make_source(n, 300);
     // lxm move --mode relay in the background; the target is killed once it is receiving.
-    std::string cmd = "LXM_DIR=" + hosts_.host(0).state + " LXM_CONF=" + conf_.path() + " timeout 300 " + bin("lxm") +
-                      " move --mode relay h0:" + n + " h1: > " + conf_.path() + "/move.out 2>&1";
-    pid_t mover = ::fork();
-    if (mover == 0) {
-        ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-        ::_exit(127);
-    }
-    bool receiving = false;
-    for (int i = 0; i < 600 && !receiving; ++i) {
-        for (const auto& e : entries(pool(1) + "/tmp"))
-            if (e.starts_with("migrate-") && !entries(pool(1) + "/tmp/" + e).empty()) receiving = true;
-        if (!receiving) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    EXPECT_TRUE(receiving) << hosts_.log(1);
+    pid_t mover = lxm_background("move --mode relay h0:" + n + " h1:", "move.out");
+    EXPECT_TRUE(wait_receiving()) << hosts_.log(1);
     hosts_.stop(1, SIGKILL);
     auto t0 = std::chrono::steady_clock::now();
     int st = 0;

@@ -30,138 +30,24 @@
 #include <thread>
 
 #include "lxm/base/file.hpp"
-#include "tests/e2e/daemon_fixture.hpp"
-#include "tests/support/container_fixture.hpp"
-#include "tests/support/two_hosts.hpp"
+#include "tests/e2e/migration_fixture.hpp"
 
 extern char** environ;
 
 namespace lxm::test {
 namespace {
 
-constexpr int kStreamTimeout = 8;  // seconds without progress before a migration stream is given up
-
-class Migration : public ::testing::Test {
+class Migration : public MigrationHosts {
 protected:
-    void SetUp() override {
-        LXM_REQUIRE_ROOT();
-        std::string why;
-        if (cached_rootfs("busybox", &why).empty()) GTEST_SKIP() << "busybox rootfs unavailable: " << why;
-        if (::access(bin("lxm").c_str(), X_OK) != 0) GTEST_SKIP() << "no lxm binary at " << bin("lxm");
-        ASSERT_TRUE(hosts_.setup(&why)) << why;
-        hosts_.add_env("LXM_MIGRATION_TIMEOUT=" + std::to_string(kStreamTimeout));
-        for (int i = 0; i < 2; ++i) {
-            ASSERT_TRUE(hosts_.start(i, &why)) << why;
-            auto c = client::Client::connect_unix(hosts_.host(i).socket());
-            ASSERT_TRUE(c) << c.error().message();
-            c_[i].emplace(std::move(*c));
-            // The CLI's remotes: a join token from each host, redeemed over HTTPS.
-            CmdResult t = lxm_on(i, "config trust add --name migtest");
-            ASSERT_EQ(t.code, 0) << t.out;
-            std::string token = t.out.substr(t.out.find_last_of('\n', t.out.size() - 2) + 1);
-            while (!token.empty() && token.back() == '\n') token.pop_back();
-            CmdResult a = lxm("remote add h" + std::to_string(i) + " " + token + " --accept-certificate");
-            ASSERT_EQ(a.code, 0) << a.out << hosts_.log(i);
-        }
-    }
-
-    // lxm with the test's config dir (remotes h0, h1); local = host 0's socket.
-    CmdResult lxm(const std::string& args) {
-        return sh("LXM_DIR=" + hosts_.host(0).state + " LXM_CONF=" + conf_.path() + " timeout 300 " + bin("lxm") + " " +
-                  args);
-    }
-    CmdResult lxm_on(int i, const std::string& args) {
-        return sh("LXM_DIR=" + hosts_.host(i).state + " LXM_CONF=" + conf_.path() + " timeout 300 " + bin("lxm") + " " +
-                  args);
-    }
-    std::string async(int i, const std::string& method, const std::string& path, const json& body = json::object()) {
-        auto& c = *c_[i];
-        base::Result<client::Response> r = method == "POST"  ? c.post(path, body)
-                                           : method == "PUT" ? c.put(path, body)
-                                                             : c.del(path);
-        if (!r) return apitypes::user_message(r.error());
-        auto op = c.wait_success(r->operation);
-        if (!op) return apitypes::user_message(op.error());
-        return {};
-    }
-    // The real LXD client with its own config dir (remotes lxm0, lxm1); no proxies.
-    CmdResult lxc(const std::string& args) {
-        return sh("env -u LXD_SOCKET -u LXD_DIR -u https_proxy -u HTTPS_PROXY -u http_proxy -u HTTP_PROXY NO_PROXY=" +
-                  hosts_.host(0).address + "," + hosts_.host(1).address + " HOME=" + conf_.path() + " LXD_CONF=" +
-                  conf_.path() + "/lxc timeout 300 lxc " + args);
-    }
     // lxc's remotes lxm0 and lxm1, each added with a join token of its host.
     void add_lxc_remotes() {
         for (int i = 0; i < 2; ++i) {
-            CmdResult t = lxm_on(i, "config trust add --name lxc-migtest");
-            ASSERT_EQ(t.code, 0) << t.out;
-            std::string token = t.out.substr(t.out.find_last_of('\n', t.out.size() - 2) + 1);
-            while (!token.empty() && token.back() == '\n') token.pop_back();
-            CmdResult a = lxc("remote add lxm" + std::to_string(i) + " " + token);
+            CmdResult a = lxc("remote add lxm" + std::to_string(i) + " " + token(i));
             ASSERT_EQ(a.code, 0) << a.out << hosts_.log(i);
         }
     }
-    std::vector<std::string> snapshot_names(int i, const std::string& n) {
-        std::vector<std::string> out;
-        auto r = c_[i]->get("/1.0/instances/" + n + "/snapshots?recursion=1");
-        if (r)
-            for (const auto& s : *r) out.push_back(s["name"].get<std::string>());
-        return out;
-    }
-    bool exists(int i, const std::string& n) { return bool(c_[i]->get("/1.0/instances/" + n)); }
-    // Migration operations (source or target side) still running on host i; -1 if it does not answer.
-    int running_migrations(int i) {
-        auto r = c_[i]->get("/1.0/operations?recursion=1");
-        if (!r) return -1;
-        int n = 0;
-        if (r->contains("running"))
-            for (const auto& op : (*r)["running"]) {
-                std::string d = op.value("description", "");
-                if (d == "Migrating instance" || d == "Creating instance") ++n;
-            }
-        return n;
-    }
     // `lxm move h0:n h1:` in the background (output in move.out); its pid.
-    pid_t start_move(const std::string& n) {
-        std::string cmd = "LXM_DIR=" + hosts_.host(0).state + " LXM_CONF=" + conf_.path() + " timeout 300 " +
-                          bin("lxm") + " move h0:" + n + " h1: > " + conf_.path() + "/move.out 2>&1";
-        pid_t mover = ::fork();
-        if (mover == 0) {
-            ::execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-            ::_exit(127);
-        }
-        return mover;
-    }
-    // Wait until host 1 unpacks a migration stream under its pool's tmp/.
-    bool wait_receiving() {
-        for (int i = 0; i < 600; ++i) {
-            for (const auto& e : entries(pool(1) + "/tmp"))
-                if (e.starts_with("migrate-") && !entries(pool(1) + "/tmp/" + e).empty()) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        return false;
-    }
-    std::string pool(int i) { return hosts_.host(i).state + "/storage-pools/default"; }
-
-    // A stopped busybox with /root/f = one (s1), two (s2), three (now); extra_mb of random data.
-    void make_source(const std::string& n, int extra_mb = 0) {
-        ASSERT_EQ(launch(*c_[0], n, true), "");
-        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo one > /root/f"}), 0);
-        ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s1"}}), "");
-        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", "echo two > /root/f"}), 0);
-        ASSERT_EQ(async(0, "POST", "/1.0/instances/" + n + "/snapshots", json{{"name", "s2"}}), "");
-        std::string cmd = "echo three > /root/f && chown 1000:1000 /root/f";
-        if (extra_mb > 0)
-            cmd += " && dd if=/dev/urandom of=/root/big bs=1M count=" + std::to_string(extra_mb) + " 2>/dev/null";
-        ASSERT_EQ(exec_code(*c_[0], n, {"sh", "-c", cmd}), 0);
-        auto p = c_[0]->patch("/1.0/instances/" + n, json{{"config", {{"user.note", "hello"}}}});
-        ASSERT_TRUE(p);
-        ASSERT_EQ(change_state(*c_[0], n, "stop", true), "");
-    }
-
-    TwoHosts hosts_;
-    TempDir conf_{"migconf"};
-    std::optional<client::Client> c_[2];
+    pid_t start_move(const std::string& n) { return lxm_background("move h0:" + n + " h1:", "move.out"); }
 };
 
 TEST_F(Migration, CopyAndMoveStoppedWithSnapshots) {
